@@ -1,0 +1,33 @@
+# Every target sets up what it needs: a fresh machine with Python 3 only needs `make test` or `make train`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-test
+
+.PHONY: test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Re-install when the package metadata changes.
+$(STAMP): setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+# The benchmark compares against PyTorch CPU, so it gets its own environment with torch in it.
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e . 'torch==2.13.0'
+	touch $@
+
+bench: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python benchmarks/conv.py --write benchmarks/RESULTS.md
+
+clean:
+	rm -rf $(VENV) $(BENCH_VENV) *.egg-info .pytest_cache

@@ -1,0 +1,73 @@
+"""Element-wise activations. Each forward returns (y, cache) and each backward is dx = dy * f'(x),
+with f' written in terms of what the forward kept (usually y itself, which backward needs anyway)."""
+from ..backend import get_array_module
+
+
+def relu_forward(x):
+    """y = max(x, 0); keeps the mask x > 0 (one byte per value)."""
+    mask = x > 0
+    return x * mask, mask
+
+
+def relu_backward(dy, mask):
+    """dx = dy where x > 0, else 0 (the subgradient 0 at x = 0, as PyTorch)."""
+    return dy * mask
+
+
+def leaky_relu_forward(x, negative_slope=0.01):
+    """y = x for x > 0, else negative_slope * x."""
+    xp = get_array_module(x)
+    mask = x > 0
+    return xp.where(mask, x, negative_slope * x), (mask, negative_slope)
+
+
+def leaky_relu_backward(dy, cache):
+    """dx = dy for x > 0, else negative_slope * dy."""
+    xp = get_array_module(dy)
+    mask, negative_slope = cache
+    return xp.where(mask, dy, negative_slope * dy)
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)), computed without overflow for large |x|."""
+    xp = get_array_module(x)
+    e = xp.exp(-xp.abs(x))                      # in (0, 1]: never overflows
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def sigmoid_forward(x):
+    y = sigmoid(x)
+    return y, y
+
+
+def sigmoid_backward(dy, y):
+    """dx = dy * y * (1 - y)."""
+    return dy * y * (1 - y)
+
+
+def tanh_forward(x):
+    xp = get_array_module(x)
+    y = xp.tanh(x)
+    return y, y
+
+
+def tanh_backward(dy, y):
+    """dx = dy * (1 - y^2)."""
+    return dy * (1 - y * y)
+
+
+def dropout_forward(x, p, training):
+    """Inverted dropout: in training, zero each value with probability p and scale the rest by 1/(1-p), so
+    eval mode is the identity. Returns (y, mask); mask is None when nothing was dropped."""
+    if not training or p == 0:
+        return x, None
+    xp = get_array_module(x)
+    if p == 1:
+        return xp.zeros_like(x), xp.zeros_like(x)
+    mask = (xp.random.random_sample(x.shape) >= p).astype(x.dtype) / (1 - p)
+    return x * mask, mask
+
+
+def dropout_backward(dy, mask):
+    """dx = dy * mask (the same values were kept and scaled)."""
+    return dy if mask is None else dy * mask

@@ -1,0 +1,104 @@
+"""Pooling: max, average and adaptive average, forward and backward.
+
+Shapes: x (N, C, H, W) -> y (N, C, OH, OW), each channel pooled on its own. A window of KH x KW moves in steps
+of SH, SW over the input padded by PH, PW. Like im2col, each op is a short loop over the KH*KW kernel offsets
+with one strided slice each, so it works for any memory layout and on NumPy and CuPy alike.
+"""
+import math
+
+from ..backend import get_array_module
+from .im2col import conv_output_size, pad2d, window
+
+
+def _offsets(KH, KW):
+    return [(i, j) for i in range(KH) for j in range(KW)]
+
+
+def max_pool2d_forward(x, kernel_size, stride, padding):
+    """y = max over each window of x padded with -inf (padding never wins); returns (y, cache).
+
+    The cache holds, per output, which of the KH*KW offsets won (the first one on ties, as PyTorch).
+    """
+    xp = get_array_module(x)
+    (KH, KW), (SH, SW), (PH, PW) = kernel_size, stride, padding
+    N, C, H, W = x.shape
+    OH, OW = conv_output_size(H, KH, SH, PH), conv_output_size(W, KW, SW, PW)
+    x_pad = pad2d(x, PH, PW, value=-math.inf, axes=(2, 3))
+    y = None
+    arg = xp.zeros((N, C, OH, OW), dtype=xp.uint8 if KH * KW < 256 else xp.int32)
+    for k, (i, j) in enumerate(_offsets(KH, KW)):
+        v = x_pad[:, :, window(i, SH, OH), window(j, SW, OW)]
+        if y is None:
+            y = v.copy()
+            continue
+        better = v > y
+        xp.copyto(y, v, where=better)
+        arg[better] = k
+    return y, (x.shape, arg, kernel_size, stride, padding)
+
+
+def max_pool2d_backward(dy, cache):
+    """dx: each window's gradient goes to its one arg-max input; overlapping windows add up."""
+    xp = get_array_module(dy)
+    x_shape, arg, (KH, KW), (SH, SW), (PH, PW) = cache
+    N, C, H, W = x_shape
+    OH, OW = arg.shape[2:]
+    dx_pad = xp.zeros((N, C, H + 2 * PH, W + 2 * PW), dtype=dy.dtype)
+    for k, (i, j) in enumerate(_offsets(KH, KW)):
+        dx_pad[:, :, window(i, SH, OH), window(j, SW, OW)] += xp.where(arg == k, dy, 0)
+    return dx_pad[:, :, PH:PH + H, PW:PW + W]
+
+
+def avg_pool2d_forward(x, kernel_size, stride, padding):
+    """y = mean of each window of x zero-padded; the padding counts in the divisor KH*KW (PyTorch's default)."""
+    (KH, KW), (SH, SW), (PH, PW) = kernel_size, stride, padding
+    N, C, H, W = x.shape
+    OH, OW = conv_output_size(H, KH, SH, PH), conv_output_size(W, KW, SW, PW)
+    x_pad = pad2d(x, PH, PW, axes=(2, 3))
+    y = sum(x_pad[:, :, window(i, SH, OH), window(j, SW, OW)] for i, j in _offsets(KH, KW))
+    return y / (KH * KW), (x.shape, kernel_size, stride, padding)
+
+
+def avg_pool2d_backward(dy, cache):
+    """dx: every input of a window receives dy / (KH*KW) from it."""
+    xp = get_array_module(dy)
+    x_shape, (KH, KW), (SH, SW), (PH, PW) = cache
+    N, C, H, W = x_shape
+    OH, OW = dy.shape[2:]
+    dx_pad = xp.zeros((N, C, H + 2 * PH, W + 2 * PW), dtype=dy.dtype)
+    share = dy / (KH * KW)
+    for i, j in _offsets(KH, KW):
+        dx_pad[:, :, window(i, SH, OH), window(j, SW, OW)] += share
+    return dx_pad[:, :, PH:PH + H, PW:PW + W]
+
+
+def adaptive_bins(size, out_size):
+    """PyTorch's adaptive pooling windows: bin i covers [floor(i*size/out), ceil((i+1)*size/out))."""
+    return [((i * size) // out_size, -((-(i + 1) * size) // out_size)) for i in range(out_size)]
+
+
+def adaptive_avg_pool2d_forward(x, output_size):
+    """y[..., i, j] = mean of x over bin i of the rows and bin j of the columns; bins may differ in size."""
+    xp = get_array_module(x)
+    N, C, H, W = x.shape
+    OH, OW = output_size
+    if (OH, OW) == (1, 1):                      # global average pooling, the common case
+        return x.mean(axis=(2, 3), keepdims=True), (x.shape, output_size)
+    y = xp.empty((N, C, OH, OW), dtype=x.dtype)
+    for i, (h0, h1) in enumerate(adaptive_bins(H, OH)):
+        for j, (w0, w1) in enumerate(adaptive_bins(W, OW)):
+            y[:, :, i, j] = x[:, :, h0:h1, w0:w1].mean(axis=(2, 3))
+    return y, (x.shape, output_size)
+
+
+def adaptive_avg_pool2d_backward(dy, cache):
+    """dx: each input of bin (i, j) receives dy[..., i, j] / (its bin's size); overlapping bins add up."""
+    xp = get_array_module(dy)
+    (N, C, H, W), (OH, OW) = cache
+    if (OH, OW) == (1, 1):
+        return xp.broadcast_to(dy / (H * W), (N, C, H, W)).copy()
+    dx = xp.zeros((N, C, H, W), dtype=dy.dtype)
+    for i, (h0, h1) in enumerate(adaptive_bins(H, OH)):
+        for j, (w0, w1) in enumerate(adaptive_bins(W, OW)):
+            dx[:, :, h0:h1, w0:w1] += (dy[:, :, i, j] / ((h1 - h0) * (w1 - w0)))[:, :, None, None]
+    return dx

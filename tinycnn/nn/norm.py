@@ -1,0 +1,69 @@
+"""Batch normalization layers. The math lives in tinycnn.functional.norm."""
+from .. import backend
+from ..functional import norm as F
+from . import init
+from .module import Module, Parameter, check_grad, check_input
+
+
+class _BatchNorm(Module):
+    """Per-channel normalisation with learnable ``weight`` (gamma) and ``bias`` (beta), and running statistics
+    (``running_mean``, ``running_var``: unbiased) used in eval mode. PyTorch's defaults: eps 1e-5, momentum 0.1;
+    momentum=None gives the cumulative average over all batches seen."""
+
+    buffer_names = ("running_mean", "running_var", "num_batches_tracked")
+    _ranks = ()
+    _expected = ""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
+        if not track_running_stats:
+            raise ValueError(f"{type(self).__name__}: track_running_stats=False is not implemented")
+        self.num_features, self.eps, self.momentum, self.affine = num_features, eps, momentum, affine
+        self.weight = Parameter(init.ones((num_features,))) if affine else None
+        self.bias = Parameter(init.zeros((num_features,))) if affine else None
+        self.running_mean = init.zeros((num_features,))
+        self.running_var = init.ones((num_features,))
+        self.num_batches_tracked = backend.xp_of().zeros((), dtype="int64")  # a buffer, as in PyTorch
+
+    def forward(self, x):
+        check_input(self, x, self._ranks, self._expected.format(C=self.num_features))
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"{self._short()}: expected input {self._expected.format(C=self.num_features)}, "
+                             f"got {tuple(x.shape)}")
+        if self.training and x.size // x.shape[1] < 2:
+            raise ValueError(f"{self._short()}: training needs more than 1 value per channel, got input "
+                             f"{tuple(x.shape)}")
+        momentum = self.momentum
+        if self.training:
+            self.num_batches_tracked += 1
+            if momentum is None:
+                momentum = 1.0 / float(self.num_batches_tracked)
+        gamma = self.weight.data if self.affine else None
+        beta = self.bias.data if self.affine else None
+        y, cache = F.batch_norm_forward(x, gamma, beta, self.running_mean, self.running_var, self.training,
+                                        momentum, self.eps)
+        self._cache = cache
+        return y
+
+    def backward(self, dy):
+        cache = self._pop_cache()
+        check_grad(self, dy, cache[0].shape)
+        dx, dgamma, dbeta = F.batch_norm_backward(dy, cache)
+        if self.affine:
+            self.weight.accumulate(dgamma)   # dgamma = sum(dy * xhat)
+            self.bias.accumulate(dbeta)      # dbeta = sum(dy)
+        return dx
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch norm over (N, C) or (N, C, L) inputs."""
+    _ranks = (2, 3)
+    _expected = "(N, {C}) or (N, {C}, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch norm over (N, C, H, W) inputs: statistics per channel over N, H and W."""
+    _ranks = (4,)
+    _expected = "(N, {C}, H, W)"
