@@ -5,10 +5,12 @@ that forgets the mean's dependence on x) the scalar L = sum(forward(x) * dy) has
 element of the input and of every parameter is nudged by +-eps in float64 and the central difference
 (L(+eps) - L(-eps)) / 2 eps is compared with the analytic gradient:
 
-    error = max |analytic - numeric| / max(max |analytic|, max |numeric|)
+    error = max |analytic - numeric| / max(max |analytic|, max |numeric|, floor)
 
 Float64 central differences with eps = 1e-6 are accurate to about 1e-9 of the gradient's scale, so a correct
-backward stays far below the default tolerance 1e-6 and a wrong one is far above it. Keep inputs away from
+backward stays far below the default tolerance 1e-6 and a wrong one is far above it. The floor (1e-3) keeps a
+gradient that is truly zero, such as a conv bias followed by batch norm, from comparing rounding noise with
+rounding noise: below it, errors are measured absolutely. Keep inputs away from
 kinks (ReLU at 0, ties in max pooling), where the derivative does not exist.
 """
 import copy
@@ -46,11 +48,11 @@ class GradcheckReport:
     __repr__ = __str__
 
 
-def relative_error(analytic, numeric):
-    """max |a - n| / max(max |a|, max |n|), 0 when both are zero."""
+def relative_error(analytic, numeric, floor=1e-3):
+    """max |a - n| / max(max |a|, max |n|, floor)."""
     a, n = to_numpy(analytic).astype(np.float64), to_numpy(numeric).astype(np.float64)
-    scale = max(np.abs(a).max(initial=0.0), np.abs(n).max(initial=0.0))
-    return 0.0 if scale == 0 else float(np.abs(a - n).max() / scale)
+    scale = max(np.abs(a).max(initial=0.0), np.abs(n).max(initial=0.0), floor)
+    return float(np.abs(a - n).max(initial=0.0) / scale)
 
 
 def gradcheck(module, x, target=None, eps=1e-6, tol=1e-6, seed=0, check_params=True):

@@ -69,6 +69,7 @@ class Optimizer:
         self.state = {}
         for i, values in state_dict["state"].items():
             p = params[int(i)]
-            self.state[id(p)] = {k: backend.to_device(v, backend.device_of(p.data)) if hasattr(v, "shape") else v
-                                 for k, v in values.items()}
+            # copies, as PyTorch: the loaded optimizer must not share arrays with the one saved
+            self.state[id(p)] = {k: backend.to_device(v, backend.device_of(p.data)).copy() if hasattr(v, "shape")
+                                 else v for k, v in values.items()}
         return self

@@ -1,0 +1,82 @@
+"""The fast im2col/strided-slice ops equal the naive loop references on random cases."""
+import numpy as np
+import pytest
+
+from tinycnn import functional as F
+from tinycnn.backend import to_numpy
+from tinycnn.functional import naive
+
+
+def random_conv_cases(count, seed=1):
+    rng = np.random.default_rng(seed)
+    cases = []
+    while len(cases) < count:
+        G = int(rng.choice([1, 1, 2, 3]))
+        Cg, Og = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        KH, KW = (int(k) for k in rng.integers(1, 5, 2))
+        SH, SW = (int(s) for s in rng.integers(1, 4, 2))
+        PH, PW = (int(p) for p in rng.integers(0, 3, 2))
+        DH, DW = (int(d) for d in rng.integers(1, 3, 2))
+        N, H, W = int(rng.integers(1, 4)), int(rng.integers(3, 10)), int(rng.integers(3, 10))
+        if H + 2 * PH < DH * (KH - 1) + 1 or W + 2 * PW < DW * (KW - 1) + 1:
+            continue
+        cases.append(dict(x=rng.standard_normal((N, G * Cg, H, W)), W=rng.standard_normal((G * Og, Cg, KH, KW)),
+                          b=rng.standard_normal(G * Og), stride=(SH, SW), padding=(PH, PW), dilation=(DH, DW),
+                          groups=G))
+    return cases
+
+
+@pytest.mark.parametrize("case", random_conv_cases(25), ids=lambda c: (
+    f"k{c['W'].shape[2:]}s{c['stride']}p{c['padding']}d{c['dilation']}g{c['groups']}"))
+def test_conv_fast_equals_naive(xp, case):
+    args = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"], groups=case["groups"])
+    x, W, b = (xp.asarray(case[k]) for k in ("x", "W", "b"))
+    y, cache = F.conv2d_forward(x, W, b, **args)
+    y_ref = naive.conv2d_forward(case["x"], case["W"], case["b"], **args)
+    np.testing.assert_allclose(to_numpy(y), y_ref, rtol=1e-10, atol=1e-10)
+
+    dy = np.random.default_rng(2).standard_normal(y_ref.shape)
+    dx, dW, db = F.conv2d_backward(xp.asarray(dy), cache)
+    dx_ref, dW_ref, db_ref = naive.conv2d_backward(dy, case["x"], case["W"], **args)
+    np.testing.assert_allclose(to_numpy(dx), dx_ref, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(to_numpy(dW), dW_ref, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(to_numpy(db), db_ref, rtol=1e-10, atol=1e-10)
+
+
+def random_pool_cases(count, seed=3):
+    rng = np.random.default_rng(seed)
+    cases = []
+    while len(cases) < count:
+        KH, KW = (int(k) for k in rng.integers(1, 5, 2))
+        SH, SW = (int(s) for s in rng.integers(1, 4, 2))
+        PH, PW = int(rng.integers(0, KH // 2 + 1)), int(rng.integers(0, KW // 2 + 1))
+        N, C, H, W = int(rng.integers(1, 3)), int(rng.integers(1, 4)), int(rng.integers(2, 9)), int(rng.integers(2, 9))
+        if H + 2 * PH < KH or W + 2 * PW < KW:
+            continue
+        x = rng.permutation(np.arange(N * C * H * W, dtype=np.float64) - N * C * H * W // 2).reshape(N, C, H, W)
+        cases.append(dict(x=x, kernel_size=(KH, KW), stride=(SH, SW), padding=(PH, PW)))
+    return cases
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("case", random_pool_cases(20), ids=lambda c: f"k{c['kernel_size']}s{c['stride']}p{c['padding']}")
+def test_pool_fast_equals_naive(xp, case, kind):
+    args = (case["kernel_size"], case["stride"], case["padding"])
+    fast_fwd, fast_bwd = getattr(F, f"{kind}_pool2d_forward"), getattr(F, f"{kind}_pool2d_backward")
+    ref_fwd, ref_bwd = getattr(naive, f"{kind}_pool2d_forward"), getattr(naive, f"{kind}_pool2d_backward")
+    y, cache = fast_fwd(xp.asarray(case["x"]), *args)
+    y_ref = ref_fwd(case["x"], *args)
+    np.testing.assert_allclose(to_numpy(y), y_ref, rtol=1e-12, atol=1e-12)
+    dy = np.random.default_rng(4).standard_normal(y_ref.shape)
+    np.testing.assert_allclose(to_numpy(fast_bwd(xp.asarray(dy), cache)), ref_bwd(dy, case["x"], *args),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_max_pool_ties_go_to_the_first_maximum(xp):
+    """With equal values in a window, exactly one input (the first in row-major order) gets the gradient."""
+    x = xp.ones((1, 1, 4, 4))
+    y, cache = F.max_pool2d_forward(x, (2, 2), (2, 2), (0, 0))
+    dx = to_numpy(F.max_pool2d_backward(xp.ones_like(y), cache))
+    expected = np.zeros((4, 4))
+    expected[::2, ::2] = 1
+    np.testing.assert_array_equal(dx[0, 0], expected)
