@@ -1,84 +1,182 @@
-"""2-D convolution (cross-correlation, as in every deep-learning library) by im2col and one GEMM.
+"""2-D convolution (cross-correlation, as in every deep-learning library) as matrix products.
 
-Shapes: x (N, C_in, H, W), W (C_out, C_in/G, KH, KW), b (C_out,), y (N, C_out, OH, OW); G groups.
-Definition, per group:
+Shapes: x (N, C_in, H, W), W (C_out, C_in/G, KH, KW), b (C_out,), y (N, C_out, OH, OW); G groups, K = KH*KW.
+Definition, for output channel o in group g:
 
-    y[n, o, oh, ow] = b[o] + sum_{c, i, j} W[o, c, i, j] * x_pad[n, c, oh*SH + i*DH, ow*SW + j*DW]
+    y[n, o, oh, ow] = b[o] + sum_{c, i, j} W[o, c, i, j] * x_pad[n, g*C_in/G + c, oh*SH + i*DH, ow*SW + j*DW]
 
-With col = im2col(x) of shape (M, K) where M = N*OH*OW rows and K = KH*KW*C_in/G, and W_mat (K, C_out/G):
+With col = im2col(x) of shape (K*C_in, N*OH*OW) and W_mat = W as (C_out, K*C_in), per group:
 
-    forward:   Y  = col @ W_mat + b
-    backward:  dW_mat = col.T @ dY        db = sum of dY over rows
-               dcol   = dY @ W_mat.T      dx = col2im(dcol)
+    forward:   Y      = W_mat @ col + b
+    backward:  dW_mat = dY @ col.T          db = dY summed over (n, oh, ow)
+               dcol   = W_mat.T @ dY        dx = col2im(dcol)
 
-For stride 1 the input gradient is itself a convolution, of dY with the flipped, in/out-swapped kernel,
-padded by DH*(KH-1) - PH: that avoids col2im's slice-adds (the slowest part of a naive im2col conv).
+Two things make this fast in NumPy without changing the math:
+- The column matrix is built and multiplied a chunk of columns at a time, so it stays in the CPU cache instead
+  of streaming a matrix K times the size of x through memory; backward rebuilds it from the saved padded
+  input (nothing of size K*x is ever stored).
+- For stride 1, flatten the padded input of each channel to one row of length L = N*Hp*Wp. Kernel offset (i, j)
+  is then a plain shift by i*DH*Wp + j*DW along that row, so the column matrix is made of K contiguous slices,
+  and the output is computed on the whole padded grid (the few positions past the valid OH x OW are dropped).
+  Neighbouring rows and images share their padding (_grid_size), which keeps those extra positions few.
+  The input gradient is the same computation run on dy with the shifts reversed and the kernel transposed (a
+  "full" convolution), so stride 1 never needs col2im's slice-adds.
+- The chunks are independent, so they run on both cores (tinycnn/parallel.py); backward runs its dW and dx
+  chunks side by side.
 """
+from functools import partial
+
+from .. import parallel
 from ..backend import get_array_module
-from .im2col import col2im, im2col
+from .im2col import col2im, conv_output_size, im2col, pad2d
+
+CHUNK = 1 << 19   # floats per column-matrix chunk (2 MiB in float32): small enough to stay in a core's cache
 
 
 def _weight_matrix(W, G):
-    """(C_out, C_in/G, KH, KW) -> (G, KH*KW*C_in/G, C_out/G), rows ordered (i, j, c) like im2col's columns."""
+    """(C_out, C_in/G, KH, KW) -> (G, C_out/G, K*C_in/G), columns ordered (i, j, c) like col's rows."""
     C_out, Cg, KH, KW = W.shape
-    return W.reshape(G, C_out // G, Cg, KH, KW).transpose(0, 3, 4, 2, 1).reshape(G, KH * KW * Cg, C_out // G)
+    return W.reshape(G, C_out // G, Cg, KH * KW).transpose(0, 1, 3, 2).reshape(G, C_out // G, KH * KW * Cg)
 
 
-def _grouped(col, G):
-    """col (N, OH, OW, KH, KW, C) -> (G, M, KH*KW*C/G): the columns each group's GEMM sees (a view for G=1)."""
-    N, OH, OW, KH, KW, C = col.shape
-    M = N * OH * OW
-    return col.reshape(M, KH * KW, G, C // G).transpose(2, 0, 1, 3).reshape(G, M, KH * KW * (C // G))
+def _by_group(col, K, G):
+    """col (K*C, m) with rows (k, c) -> (G, K*C/G, m), each group's rows together (a view when G = 1)."""
+    m = col.shape[-1]
+    return col.reshape(K, G, -1, m).transpose(1, 0, 2, 3).reshape(G, -1, m)
+
+
+def _from_groups(dcol, K, G):
+    """The inverse of _by_group: (G, K*C/G, m) -> (K*C, m)."""
+    m = dcol.shape[-1]
+    return dcol.reshape(G, K, -1, m).transpose(1, 0, 2, 3).reshape(-1, m)
+
+
+def _grid_size(size, kernel, padding, dilation):
+    """The period of the stride-1 grid along one axis: P zeros, the `size` pixels, then only the zeros that the
+    next period's leading P zeros do not already supply. (The right padding of one row is the left padding of
+    the next, the bottom padding of one image the top padding of the next, and the output still fits.)"""
+    return size + padding + max(0, padding - dilation * (kernel - 1))
+
+
+def _shift_columns(src, shifts, start, stop):
+    """Columns start..stop of the stride-1 column matrix: rows (k, c) = src[c, start + shift_k : stop + shift_k]."""
+    xp = get_array_module(src)
+    col = xp.empty((len(shifts), src.shape[0], stop - start), dtype=src.dtype)
+    for k, s in enumerate(shifts):
+        col[k] = src[:, start + s:stop + s]
+    return col.reshape(-1, stop - start)
+
+
+def _chunk(total, floats_per_unit):
+    """How many columns (or images) a chunk holds: about CHUNK floats of column matrix, and at least two chunks
+    per worker thread so that the cores share the work evenly."""
+    return max(1, min(CHUNK // floats_per_unit, -(-total // (2 * parallel.workers))))
+
+
+def _chunks(total, size):
+    for start in range(0, total, size):
+        yield start, min(start + size, total)
 
 
 def conv2d_forward(x, W, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
-    """y = conv2d(x, W) + b; returns (y, cache). y has shape (N, C_out, OH, OW), channels-last in memory."""
-    N = x.shape[0]
-    C_out, _, KH, KW = W.shape
-    G = groups
-    col = im2col(x.transpose(0, 2, 3, 1), KH, KW, *stride, *padding, *dilation)  # (N, OH, OW, KH, KW, C_in)
-    _, OH, OW = col.shape[:3]
-    col_g = _grouped(col, G)                                                     # (G, M, K)
-    y = col_g @ _weight_matrix(W, G)                                             # Y = col @ W_mat: (G, M, C_out/G)
-    y = y.transpose(1, 0, 2).reshape(-1, C_out)                                  # (M, C_out)
+    """y = conv2d(x, W) + b; returns (y, cache). y is (N, C_out, OH, OW), channels-major in memory."""
+    xp = get_array_module(x)
+    (SH, SW), (PH, PW), (DH, DW), G = stride, padding, dilation, groups
+    N, C_in, H, Wd = x.shape
+    C_out, Cg, KH, KW = W.shape
+    K = KH * KW
+    OH, OW = conv_output_size(H, KH, SH, PH, DH), conv_output_size(Wd, KW, SW, PW, DW)
+    W_mat = _weight_matrix(W, G)
+    x_c = x.transpose(1, 0, 2, 3)                                   # (C_in, N, H, W): contiguous from our layers
+    if SH == SW == 1:
+        Hp, Wp = _grid_size(H, KH, PH, DH), _grid_size(Wd, KW, PW, DW)
+        shifts = [i * DH * Wp + j * DW for i in range(KH) for j in range(KW)]
+        L = N * Hp * Wp
+        src = xp.zeros((C_in, L + shifts[-1]), dtype=x.dtype)      # padded rows, plus room for the last shift
+        src[:, :L].reshape(C_in, N, Hp, Wp)[:, :, PH:PH + H, PW:PW + Wd] = x_c
+        y_grid = xp.empty((C_out, L), dtype=xp.result_type(x, W))
+
+        def forward_chunk(s, e):                                                         # Y = W_mat @ col
+            col = _by_group(_shift_columns(src, shifts, s, e), K, G)
+            xp.matmul(W_mat, col, out=y_grid[:, s:e].reshape(G, C_out // G, e - s))
+        parallel.run([partial(forward_chunk, s, e) for s, e in _chunks(L, _chunk(L, K * C_in))], xp)
+        y = xp.ascontiguousarray(y_grid.reshape(C_out, N, Hp, Wp)[:, :, :OH, :OW])
+        cache = ("shift", src, shifts)
+    else:
+        x_pad = pad2d(x_c, PH, PW)                                   # (C_in, N, Hp, Wp)
+        y = xp.empty((C_out, N, OH, OW), dtype=xp.result_type(x, W))
+
+        def forward_images(n0, n1):                                                      # Y = W_mat @ col
+            col = _by_group(im2col(x_pad[:, n0:n1], KH, KW, OH, OW, SH, SW, DH, DW), K, G)
+            y[:, n0:n1] = (W_mat @ col).reshape(C_out, n1 - n0, OH, OW)
+        parallel.run([partial(forward_images, n0, n1) for n0, n1 in _chunks(N, _chunk(N, K * C_in * OH * OW))], xp)
+        cache = ("im2col", x_pad, None)
     if b is not None:
-        y += b
-    y = y.reshape(N, OH, OW, C_out).transpose(0, 3, 1, 2)                        # (N, C_out, OH, OW) view
-    cache = (x.shape, col_g, W, stride, padding, dilation, groups)
-    return y, cache
+        y += b.reshape(-1, 1, 1, 1)
+    return y.transpose(1, 0, 2, 3), (cache, x.shape, W, stride, padding, dilation, groups)
 
 
 def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
     """Gradients (dx, dW, db) of conv2d_forward; each is None when not asked for."""
     xp = get_array_module(dy)
-    x_shape, col_g, W, stride, padding, dilation, G = cache
+    (kind, saved, shifts), x_shape, W, (SH, SW), (PH, PW), (DH, DW), G = cache
+    N, C_in, H, Wd = x_shape
     C_out, Cg, KH, KW = W.shape
-    dy2 = xp.ascontiguousarray(dy.transpose(0, 2, 3, 1)).reshape(-1, C_out)    # dY: (M, C_out)
-    dy_g = dy2.reshape(-1, G, C_out // G).transpose(1, 0, 2)                    # (G, M, C_out/G)
+    K = KH * KW
+    dy_c = dy.transpose(1, 0, 2, 3)                                  # (C_out, N, OH, OW)
+    OH, OW = dy_c.shape[2:]
+    db = dy_c.sum(axis=(1, 2, 3)) if need_db else None               # db = sum of dY over (n, oh, ow)
+    dW_mat, dx = None, None
+    if kind == "shift":
+        Hp, Wp = _grid_size(H, KH, PH, DH), _grid_size(Wd, KW, PW, DW)
+        L, front = N * Hp * Wp, shifts[-1]
+        # dY on the padded grid, zero where no output was computed, after a zero margin for the reversed shifts
+        dy_ext = xp.zeros((C_out, front + L), dtype=dy.dtype)
+        dy_grid = dy_ext[:, front:]
+        dy_grid.reshape(C_out, N, Hp, Wp)[:, :, :OH, :OW] = dy_c
+        # dx_pad[c, q] = sum_{k, o} W[o, c, k] * dY[o, q - shift_k]: a convolution of dY with the kernel
+        # transposed (c <-> o) and the shifts reversed.
+        W_t = W.reshape(G, C_out // G, Cg, K).transpose(0, 2, 3, 1).reshape(G, Cg, K * (C_out // G))
+        reversed_shifts = [front - s for s in shifts]
+        dx_grid = xp.empty((C_in, L), dtype=dy.dtype) if need_dx else None
 
-    db = dy2.sum(axis=0) if need_db else None                                    # db = sum_rows dY
+        def dW_chunk(s, e):                                              # dW.T = col @ dY.T (BLAS's faster order)
+            col = _by_group(_shift_columns(saved, shifts, s, e), K, G)
+            return col @ dy_grid[:, s:e].reshape(G, C_out // G, e - s).transpose(0, 2, 1)
+
+        def dx_chunk(s, e):                                                              # dx = W_t @ col(dY)
+            col = _by_group(_shift_columns(dy_ext, reversed_shifts, s, e), K, G)
+            xp.matmul(W_t, col, out=dx_grid[:, s:e].reshape(G, Cg, e - s))
+
+        spans = list(_chunks(L, _chunk(L, K * max(C_in, C_out))))
+        tasks = [partial(dW_chunk, s, e) for s, e in spans] if need_dW else []
+        tasks += [partial(dx_chunk, s, e) for s, e in spans] if need_dx else []
+        parts = parallel.run(tasks, xp)
+        if need_dW:
+            dW_mat = sum(parts[:len(spans)]).transpose(0, 2, 1)
+        if need_dx:
+            dx = xp.ascontiguousarray(dx_grid.reshape(C_in, N, Hp, Wp)[:, :, PH:PH + H, PW:PW + Wd])
+    else:
+        x_pad = saved
+        dx_pad = xp.zeros(x_pad.shape, dtype=dy.dtype) if need_dx else None
+        W_mat = _weight_matrix(W, G)
+
+        def backward_images(n0, n1):
+            dy_g = xp.ascontiguousarray(dy_c[:, n0:n1]).reshape(G, C_out // G, -1)
+            if need_dx:
+                dcol = _from_groups(W_mat.transpose(0, 2, 1) @ dy_g, K, G)                 # dcol = W.T @ dY
+                col2im(dcol, (C_in, n1 - n0) + x_pad.shape[2:], KH, KW, OH, OW, SH, SW, DH, DW,
+                       out=dx_pad[:, n0:n1])
+            if need_dW:
+                col = _by_group(im2col(x_pad[:, n0:n1], KH, KW, OH, OW, SH, SW, DH, DW), K, G)
+                return col @ dy_g.transpose(0, 2, 1)                            # dW.T = col @ dY.T
+        spans = _chunks(N, _chunk(N, K * max(C_in, C_out) * OH * OW))
+        parts = parallel.run([partial(backward_images, n0, n1) for n0, n1 in spans], xp)
+        if need_dW:
+            dW_mat = sum(parts).transpose(0, 2, 1)
+        if need_dx:
+            dx = xp.ascontiguousarray(dx_pad[:, :, PH:PH + H, PW:PW + Wd])
     dW = None
     if need_dW:
-        dW_mat = col_g.transpose(0, 2, 1) @ dy_g                                 # dW_mat = col.T @ dY: (G, K, C_out/G)
-        dW = dW_mat.reshape(G, KH, KW, Cg, C_out // G).transpose(0, 4, 3, 1, 2).reshape(W.shape)
-    dx = conv2d_input_grad(dy, dy_g, x_shape, W, stride, padding, dilation, G) if need_dx else None
-    return dx, dW, db
-
-
-def conv2d_input_grad(dy, dy_g, x_shape, W, stride, padding, dilation, G):
-    """dx for conv2d: a transposed convolution of dy. dy_g is dy as (G, M, C_out/G) rows."""
-    (SH, SW), (PH, PW), (DH, DW) = stride, padding, dilation
-    C_out, Cg, KH, KW = W.shape
-    N, C_in, H, Wd = x_shape
-    TPH, TPW = DH * (KH - 1) - PH, DW * (KW - 1) - PW
-    if SH == SW == 1 and TPH >= 0 and TPW >= 0:
-        # dx = conv2d(dy, W_t) with W_t[c, o, i, j] = W[o, c, KH-1-i, KW-1-j] (per group), padding TP.
-        W_t = W.reshape(G, C_out // G, Cg, KH, KW).transpose(0, 2, 1, 3, 4).reshape(C_in, C_out // G, KH, KW)
-        dx, _ = conv2d_forward(dy, W_t[:, :, ::-1, ::-1], None, (1, 1), (TPH, TPW), dilation, G)
-        return dx
-    # General stride: dcol = dY @ W_mat.T, then scatter the patches back with col2im.
-    dcol = dy_g @ _weight_matrix(W, G).transpose(0, 2, 1)                        # (G, M, KH*KW*Cg)
-    OH, OW = dy.shape[2:]
-    dcol = dcol.reshape(G, N, OH, OW, KH, KW, Cg).transpose(1, 2, 3, 4, 5, 0, 6).reshape(N, OH, OW, KH, KW, C_in)
-    dx = col2im(dcol, (N, H, Wd, C_in), SH, SW, PH, PW, DH, DW)                  # (N, H, W, C_in)
-    return dx.transpose(0, 3, 1, 2)
+        dW = dW_mat.reshape(G, C_out // G, K, Cg).transpose(0, 1, 3, 2).reshape(W.shape)
+    return (None if dx is None else dx.transpose(1, 0, 2, 3)), dW, db

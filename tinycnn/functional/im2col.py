@@ -1,12 +1,14 @@
-"""im2col and col2im: turn a convolution into one matrix product.
+"""im2col and col2im: turn a convolution into matrix products.
 
 Notation: N batch, C channels, H, W input size, KH, KW kernel, SH, SW stride, PH, PW padding, DH, DW dilation,
-OH, OW output size.
+OH, OW output size, K = KH*KW kernel offsets.
 
-tinycnn's convolutions keep images *channels-last* in memory, (N, H, W, C), like PyTorch's ``channels_last``
-format: then every patch row of the column matrix is KH*KW runs of C contiguous numbers, and the GEMM's result
-(N*OH*OW, C_out) already is the next layer's input in that layout, with no transpose copy. The public shape is
-still (N, C, H, W): ``x.transpose(0, 3, 1, 2)`` is a view.
+Memory layout. tinycnn's convolutions and pooling keep images *channels-major* in memory, (C, N, H, W), and
+hand them out as the (N, C, H, W) view ``x.transpose(1, 0, 2, 3)``: the public shape is PyTorch's, but each
+channel of the whole batch is one contiguous block. Then a kernel offset (i, j) selects, from every channel,
+long runs of contiguous pixels, the column matrix is built by a few large copies, and the product
+``W_mat (C_out, K*C) @ col (K*C, N*OH*OW)`` comes out in the same (C_out, N, OH, OW) layout, ready for the next
+layer with no transpose.
 """
 from ..backend import get_array_module
 
@@ -37,52 +39,44 @@ def window(offset, stride, out_size):
     return slice(offset, offset + stride * (out_size - 1) + 1, stride)
 
 
-def pad2d(x, PH, PW, value=0.0, axes=(1, 2)):
-    """Pad the two spatial ``axes`` of x by PH and PW on each side with ``value`` (a copy; x itself if no pad)."""
+def pad2d(x, PH, PW, value=0.0):
+    """Pad the last two axes of x by PH and PW on each side with ``value`` (a copy; x itself if no pad)."""
     if PH == 0 and PW == 0:
         return x
     xp = get_array_module(x)
-    shape = list(x.shape)
-    shape[axes[0]] += 2 * PH
-    shape[axes[1]] += 2 * PW
-    out = xp.full(shape, value, dtype=x.dtype)
-    inner = [slice(None)] * x.ndim
-    inner[axes[0]] = slice(PH, PH + x.shape[axes[0]])
-    inner[axes[1]] = slice(PW, PW + x.shape[axes[1]])
-    out[tuple(inner)] = x
+    *lead, H, W = x.shape
+    out = xp.full((*lead, H + 2 * PH, W + 2 * PW), value, dtype=x.dtype)
+    out[..., PH:PH + H, PW:PW + W] = x
     return out
 
 
-def im2col(x, KH, KW, SH=1, SW=1, PH=0, PW=0, DH=1, DW=1):
-    """Patches of a channels-last image batch.
+def im2col(x_pad, KH, KW, OH, OW, SH=1, SW=1, DH=1, DW=1):
+    """The column matrix of a padded channels-major batch.
 
-    x: (N, H, W, C) -> col: (N, OH, OW, KH, KW, C), where
-    ``col[n, oh, ow, i, j, c] = x_pad[n, oh*SH + i*DH, ow*SW + j*DW, c]``.
-    Reshaped to (N*OH*OW, KH*KW*C), each row is one receptive field. Built with KH*KW strided slice copies
-    (no per-pixel Python loop), which run unchanged on NumPy and CuPy.
+    x_pad: (C, N, Hp, Wp) -> col: (KH*KW*C, N*OH*OW), where row (i, j, c) and column (n, oh, ow) hold
+    ``x_pad[c, n, oh*SH + i*DH, ow*SW + j*DW]``: each column is one receptive field, so the convolution is
+    ``W_mat @ col``. Built with KH*KW strided slice copies, no per-pixel loop; runs on NumPy and CuPy alike.
     """
-    xp = get_array_module(x)
-    N, H, W, C = x.shape
-    OH, OW = conv_output_size(H, KH, SH, PH, DH), conv_output_size(W, KW, SW, PW, DW)
-    x_pad = pad2d(x, PH, PW)
-    col = xp.empty((N, OH, OW, KH, KW, C), dtype=x.dtype)
+    xp = get_array_module(x_pad)
+    C, N = x_pad.shape[:2]
+    col = xp.empty((KH, KW, C, N, OH, OW), dtype=x_pad.dtype)
     for i in range(KH):
         for j in range(KW):
-            col[:, :, :, i, j, :] = x_pad[:, window(i * DH, SH, OH), window(j * DW, SW, OW), :]
-    return col
+            col[i, j] = x_pad[:, :, window(i * DH, SH, OH), window(j * DW, SW, OW)]
+    return col.reshape(KH * KW * C, N * OH * OW)
 
 
-def col2im(col, x_shape, SH=1, SW=1, PH=0, PW=0, DH=1, DW=1):
-    """The adjoint of im2col: scatter-add patches back into an image.
+def col2im(col, x_pad_shape, KH, KW, OH, OW, SH=1, SW=1, DH=1, DW=1, out=None):
+    """The adjoint of im2col: scatter-add columns back into a padded batch (C, N, Hp, Wp).
 
-    col: (N, OH, OW, KH, KW, C) -> (N, H, W, C) with x_shape = (N, H, W, C). Where patches overlap
-    (KH > SH or dilation) their values are summed, which is exactly ``dL/dx = sum over patches of dL/dcol``.
+    Where receptive fields overlap (KH > SH, or dilation) their values add up, which is exactly
+    ``dL/dx = sum over the patches containing x of dL/dcol``. Adds into ``out`` when given.
     """
     xp = get_array_module(col)
-    N, H, W, C = x_shape
-    _, OH, OW, KH, KW, _ = col.shape
-    x_pad = xp.zeros((N, H + 2 * PH, W + 2 * PW, C), dtype=col.dtype)
+    C, N = x_pad_shape[:2]
+    x_pad = xp.zeros(x_pad_shape, dtype=col.dtype) if out is None else out
+    col = col.reshape(KH, KW, C, N, OH, OW)
     for i in range(KH):
         for j in range(KW):
-            x_pad[:, window(i * DH, SH, OH), window(j * DW, SW, OW), :] += col[:, :, :, i, j, :]
-    return x_pad[:, PH:PH + H, PW:PW + W, :]
+            x_pad[:, :, window(i * DH, SH, OH), window(j * DW, SW, OW)] += col[i, j]
+    return x_pad

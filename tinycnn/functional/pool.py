@@ -2,7 +2,8 @@
 
 Shapes: x (N, C, H, W) -> y (N, C, OH, OW), each channel pooled on its own. A window of KH x KW moves in steps
 of SH, SW over the input padded by PH, PW. Like im2col, each op is a short loop over the KH*KW kernel offsets
-with one strided slice each, so it works for any memory layout and on NumPy and CuPy alike.
+with one strided slice each, so it runs on NumPy and CuPy alike. The work is done on the channels-major view
+(C, N, H, W) so that outputs keep the memory layout the convolutions use (see im2col.py).
 """
 import math
 
@@ -23,9 +24,9 @@ def max_pool2d_forward(x, kernel_size, stride, padding):
     (KH, KW), (SH, SW), (PH, PW) = kernel_size, stride, padding
     N, C, H, W = x.shape
     OH, OW = conv_output_size(H, KH, SH, PH), conv_output_size(W, KW, SW, PW)
-    x_pad = pad2d(x, PH, PW, value=-math.inf, axes=(2, 3))
+    x_pad = pad2d(x.transpose(1, 0, 2, 3), PH, PW, value=-math.inf)
     y = None
-    arg = xp.zeros((N, C, OH, OW), dtype=xp.uint8 if KH * KW < 256 else xp.int32)
+    arg = xp.zeros((C, N, OH, OW), dtype=xp.uint8 if KH * KW < 256 else xp.int32)
     for k, (i, j) in enumerate(_offsets(KH, KW)):
         v = x_pad[:, :, window(i, SH, OH), window(j, SW, OW)]
         if y is None:
@@ -34,7 +35,7 @@ def max_pool2d_forward(x, kernel_size, stride, padding):
         better = v > y
         xp.copyto(y, v, where=better)
         arg[better] = k
-    return y, (x.shape, arg, kernel_size, stride, padding)
+    return y.transpose(1, 0, 2, 3), (x.shape, arg, kernel_size, stride, padding)
 
 
 def max_pool2d_backward(dy, cache):
@@ -43,10 +44,11 @@ def max_pool2d_backward(dy, cache):
     x_shape, arg, (KH, KW), (SH, SW), (PH, PW) = cache
     N, C, H, W = x_shape
     OH, OW = arg.shape[2:]
-    dx_pad = xp.zeros((N, C, H + 2 * PH, W + 2 * PW), dtype=dy.dtype)
+    dy = dy.transpose(1, 0, 2, 3)
+    dx_pad = xp.zeros((C, N, H + 2 * PH, W + 2 * PW), dtype=dy.dtype)
     for k, (i, j) in enumerate(_offsets(KH, KW)):
         dx_pad[:, :, window(i, SH, OH), window(j, SW, OW)] += xp.where(arg == k, dy, 0)
-    return dx_pad[:, :, PH:PH + H, PW:PW + W]
+    return dx_pad[:, :, PH:PH + H, PW:PW + W].transpose(1, 0, 2, 3)
 
 
 def avg_pool2d_forward(x, kernel_size, stride, padding):
@@ -54,9 +56,9 @@ def avg_pool2d_forward(x, kernel_size, stride, padding):
     (KH, KW), (SH, SW), (PH, PW) = kernel_size, stride, padding
     N, C, H, W = x.shape
     OH, OW = conv_output_size(H, KH, SH, PH), conv_output_size(W, KW, SW, PW)
-    x_pad = pad2d(x, PH, PW, axes=(2, 3))
+    x_pad = pad2d(x.transpose(1, 0, 2, 3), PH, PW)
     y = sum(x_pad[:, :, window(i, SH, OH), window(j, SW, OW)] for i, j in _offsets(KH, KW))
-    return y / (KH * KW), (x.shape, kernel_size, stride, padding)
+    return (y / (KH * KW)).transpose(1, 0, 2, 3), (x.shape, kernel_size, stride, padding)
 
 
 def avg_pool2d_backward(dy, cache):
@@ -65,11 +67,11 @@ def avg_pool2d_backward(dy, cache):
     x_shape, (KH, KW), (SH, SW), (PH, PW) = cache
     N, C, H, W = x_shape
     OH, OW = dy.shape[2:]
-    dx_pad = xp.zeros((N, C, H + 2 * PH, W + 2 * PW), dtype=dy.dtype)
-    share = dy / (KH * KW)
+    dx_pad = xp.zeros((C, N, H + 2 * PH, W + 2 * PW), dtype=dy.dtype)
+    share = dy.transpose(1, 0, 2, 3) / (KH * KW)
     for i, j in _offsets(KH, KW):
         dx_pad[:, :, window(i, SH, OH), window(j, SW, OW)] += share
-    return dx_pad[:, :, PH:PH + H, PW:PW + W]
+    return dx_pad[:, :, PH:PH + H, PW:PW + W].transpose(1, 0, 2, 3)
 
 
 def adaptive_bins(size, out_size):

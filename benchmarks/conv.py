@@ -1,0 +1,76 @@
+"""Forward + backward of each convolution of a CIFAR ResNet-20 at batch 128: tinycnn beside PyTorch CPU.
+
+    python benchmarks/conv.py [--batch 128] [--repeats 7] [--write benchmarks/RESULTS.md]
+
+Both run in this process on the same threads (PyTorch's intra-op threads = the BLAS threads NumPy uses, by
+default all cores). Reports median milliseconds and the ratio tinycnn / PyTorch.
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import median_time, stamp, write_section  # noqa: E402
+
+from tinycnn import nn  # noqa: E402
+
+# (C_in, C_out, H, stride) of ResNet-20's 3x3 convolutions, padding 1
+SHAPES = [(3, 16, 32, 1), (16, 16, 32, 1), (16, 32, 32, 2), (32, 32, 16, 1), (32, 64, 16, 2), (64, 64, 8, 1)]
+
+
+def tinycnn_step(C_in, C_out, H, stride, N):
+    conv = nn.Conv2d(C_in, C_out, 3, stride=stride, padding=1, bias=False)
+    x = np.random.default_rng(0).standard_normal((C_in, N, H, H)).astype(np.float32).transpose(1, 0, 2, 3)
+    N_, C_, OH, OW = conv.output_shape(x.shape)   # dy, like x, in the channels-major layout tinycnn produces
+    dy = np.random.default_rng(1).standard_normal((C_, N_, OH, OW)).astype(np.float32).transpose(1, 0, 2, 3)
+
+    def step():
+        conv.weight.grad = None
+        conv(x)
+        conv.backward(dy)
+    return step
+
+
+def torch_step(torch, C_in, C_out, H, stride, N):
+    conv = torch.nn.Conv2d(C_in, C_out, 3, stride=stride, padding=1, bias=False)
+    x = torch.randn(N, C_in, H, H, requires_grad=True)
+    dy = torch.randn(conv(x).shape)
+
+    def step():
+        conv.weight.grad = x.grad = None
+        conv(x).backward(dy)
+    return step
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--write", help="a Markdown file to write the table into")
+    args = parser.parse_args()
+    try:
+        import torch
+        torch.set_num_threads(os.cpu_count())
+    except ImportError:
+        torch = None
+        print("PyTorch is not installed: timing tinycnn alone (run `make bench` for the comparison)")
+
+    rows = ["| conv (C_in->C_out, HxW, stride) | tinycnn ms | PyTorch ms | ratio |", "|---|---:|---:|---:|"]
+    for C_in, C_out, H, stride in SHAPES:
+        ours = median_time(tinycnn_step(C_in, C_out, H, stride, args.batch), args.repeats) * 1e3
+        theirs = median_time(torch_step(torch, C_in, C_out, H, stride, args.batch), args.repeats) * 1e3 \
+            if torch else float("nan")
+        rows.append(f"| {C_in}->{C_out}, {H}x{H}, s{stride} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f}x |")
+        print(rows[-1], flush=True)
+    if args.write and torch:
+        threads = f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads; NumPy {np.__version__}"
+        body = ("Forward + backward (input and weight gradients) of each 3x3 convolution of a CIFAR ResNet-20, "
+                f"batch {args.batch}, float32, median of {args.repeats} after warm-up.\n\n"
+                + stamp(f"python benchmarks/conv.py --batch {args.batch}") + f"{threads}\n\n" + "\n".join(rows))
+        write_section(args.write, "ResNet-20 convolutions, CPU", body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Shared benchmark helpers: medians of repeated timings after warm-up, machine facts, and RESULTS.md sections.
+
+Absolute times on shared machines are noisy; the numbers that matter are ratios against a reference measured in
+the same process, on the same threads and shapes.
+"""
+import datetime
+import os
+import platform
+import re
+import statistics
+import subprocess
+import time
+
+
+def median_time(fn, repeats=7, warmup=2):
+    """Median wall time of fn() in seconds."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = re.search(r"model name\s*:\s*(.*)", f.read())
+            cpu = model.group(1) if model else cpu
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def write_section(path, name, body):
+    """Replace (or append) the section '## name' of a Markdown file with body."""
+    text = open(path).read() if os.path.exists(path) else "# Benchmark results\n"
+    header = f"## {name}\n"
+    section = header + body.rstrip() + "\n"
+    pattern = re.compile(rf"^## {re.escape(name)}\n.*?(?=^## |\Z)", re.S | re.M)
+    text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def stamp(command):
+    return (f"Command: `{command}`  \nDate: {datetime.date.today()}  \nMachine: {machine()}  \n"
+            f"Commit: {commit()}\n")
