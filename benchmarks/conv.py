@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import median_time, stamp, write_section  # noqa: E402
+from harness import median_times, stamp, write_section  # noqa: E402
 
 from tinycnn import nn  # noqa: E402
 
@@ -59,15 +59,18 @@ def main():
 
     rows = ["| conv (C_in->C_out, HxW, stride) | tinycnn ms | PyTorch ms | ratio |", "|---|---:|---:|---:|"]
     for C_in, C_out, H, stride in SHAPES:
-        ours = median_time(tinycnn_step(C_in, C_out, H, stride, args.batch), args.repeats) * 1e3
-        theirs = median_time(torch_step(torch, C_in, C_out, H, stride, args.batch), args.repeats) * 1e3 \
-            if torch else float("nan")
+        steps = [tinycnn_step(C_in, C_out, H, stride, args.batch)]
+        if torch:
+            steps.append(torch_step(torch, C_in, C_out, H, stride, args.batch))
+        ours, theirs = [t * 1e3 for t in median_times(steps, args.repeats)] + [float("nan")] * (not torch)
         rows.append(f"| {C_in}->{C_out}, {H}x{H}, s{stride} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f}x |")
         print(rows[-1], flush=True)
     if args.write and torch:
         threads = f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads; NumPy {np.__version__}"
         body = ("Forward + backward (input and weight gradients) of each 3x3 convolution of a CIFAR ResNet-20, "
-                f"batch {args.batch}, float32, median of {args.repeats} after warm-up.\n\n"
+                f"batch {args.batch}, float32, median of {args.repeats} interleaved repeats after warm-up. tinycnn gets x and dy "
+                "in the channels-major memory its own layers produce (see tinycnn/functional/im2col.py), PyTorch "
+                "its default contiguous NCHW.\n\n"
                 + stamp(f"python benchmarks/conv.py --batch {args.batch}") + f"{threads}\n\n" + "\n".join(rows))
         write_section(args.write, "ResNet-20 convolutions, CPU", body)
 

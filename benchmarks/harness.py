@@ -24,6 +24,21 @@ def median_time(fn, repeats=7, warmup=2):
     return statistics.median(times)
 
 
+def median_times(fns, repeats=7, warmup=2):
+    """Median wall time of each function in seconds, the functions' repeats interleaved (a, b, a, b, ...) so
+    that a slow spell of a shared machine falls on all of them alike."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, ts in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - start)
+    return [statistics.median(ts) for ts in times]
+
+
 def machine():
     cpu = platform.processor() or platform.machine()
     try:

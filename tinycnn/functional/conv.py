@@ -136,6 +136,7 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
         dy_grid.reshape(C_out, N, Hp, Wp)[:, :, :OH, :OW] = dy_c
         # dx_pad[c, q] = sum_{k, o} W[o, c, k] * dY[o, q - shift_k]: a convolution of dY with the kernel
         # transposed (c <-> o) and the shifts reversed.
+        W_mat = _weight_matrix(W, G)
         W_t = W.reshape(G, C_out // G, Cg, K).transpose(0, 2, 3, 1).reshape(G, Cg, K * (C_out // G))
         reversed_shifts = [front - s for s in shifts]
         dx_grid = xp.empty((C_in, L), dtype=dy.dtype) if need_dx else None
@@ -148,12 +149,27 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
             col = _by_group(_shift_columns(dy_ext, reversed_shifts, s, e), K, G)
             xp.matmul(W_t, col, out=dx_grid[:, s:e].reshape(G, Cg, e - s))
 
-        spans = list(_chunks(L, _chunk(L, K * max(C_in, C_out))))
-        tasks = [partial(dW_chunk, s, e) for s, e in spans] if need_dW else []
-        tasks += [partial(dx_chunk, s, e) for s, e in spans] if need_dx else []
+        # With fewer input than output channels (an RGB image into the first conv) the column matrix of dY
+        # (K*C_out rows) is larger than dcol = W_mat.T @ dY (K*C_in rows): then scatter dcol back instead.
+        scatter = C_in < C_out
+        dcol = xp.empty((G, K * Cg, L), dtype=dy.dtype) if need_dx and scatter else None
+
+        def dcol_chunk(s, e):                                                            # dcol = W_mat.T @ dY
+            xp.matmul(W_mat.transpose(0, 2, 1), dy_grid[:, s:e].reshape(G, C_out // G, e - s), out=dcol[:, :, s:e])
+
+        dW_spans = list(_chunks(L, _chunk(L, K * C_in))) if need_dW else []
+        dx_spans = list(_chunks(L, _chunk(L, K * min(C_in, C_out) if scatter else K * C_out))) if need_dx else []
+        tasks = [partial(dW_chunk, s, e) for s, e in dW_spans]
+        tasks += [partial(dcol_chunk if scatter else dx_chunk, s, e) for s, e in dx_spans]
         parts = parallel.run(tasks, xp)
         if need_dW:
-            dW_mat = sum(parts[:len(spans)]).transpose(0, 2, 1)
+            dW_mat = sum(parts[:len(dW_spans)]).transpose(0, 2, 1)
+        if need_dx and scatter:
+            dx_ext = xp.zeros((C_in, L + front), dtype=dy.dtype)     # dx_pad[c, q + shift_k] += dcol[(k, c), q]
+            dcol = _from_groups(dcol, K, G).reshape(K, C_in, L)
+            for k, shift in enumerate(shifts):
+                dx_ext[:, shift:shift + L] += dcol[k]
+            dx_grid = dx_ext[:, :L]
         if need_dx:
             dx = xp.ascontiguousarray(dx_grid.reshape(C_in, N, Hp, Wp)[:, :, PH:PH + H, PW:PW + Wd])
     else:
