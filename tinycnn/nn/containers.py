@@ -4,11 +4,14 @@ from .module import Module
 
 
 class Sequential(Module):
-    """y = f_n(...f_2(f_1(x))); backward runs dy through the layers in reverse. Children are named 0, 1, ..."""
+    """y = f_n(...f_2(f_1(x))); backward runs dy through the layers in reverse. Children are named 0, 1, ...,
+    or, given one ordered dict as in PyTorch, by its keys: ``Sequential(OrderedDict(conv0=..., norm0=...))``."""
 
     def __init__(self, *layers):
-        for i, layer in enumerate(layers):
-            setattr(self, str(i), layer)
+        named = layers[0].items() if len(layers) == 1 and isinstance(layers[0], dict) else \
+            ((str(i), layer) for i, layer in enumerate(layers))
+        for name, layer in named:
+            setattr(self, name, layer)
 
     def __len__(self):
         return len(self.children())
