@@ -5,7 +5,7 @@ import pytest
 
 import tinycnn
 from tinycnn import gradcheck, models, nn, optim
-from tinycnn.__main__ import main as cli
+from tinycnn.cli import main as cli
 from tinycnn.models.densenet import DenseLayer, dense_block
 from tinycnn.models.googlenet import Inception
 from tinycnn.models.resnet import BasicBlock, Bottleneck, PreActBlock

@@ -1,0 +1,264 @@
+"""The command line: ``python -m tinycnn train | eval | predict | summary``."""
+import argparse
+import json
+import os
+
+import numpy as np
+
+from . import backend, data, models, nn, optim, viz
+from .checkpoint import Checkpoint
+from .functional.loss import log_softmax
+from .metrics import format_report
+from .summary import summary
+from .train import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, Trainer, evaluate, report
+
+IMAGENET_MODELS = {"alexnet", "googlenet", "densenet121", "resnet18", "resnet34", "resnet50", "resnet101",
+                   "resnet152"} | {n for n in models.MODELS if n.startswith("vgg")}
+
+
+def default_input_shape(name, config=None):
+    """(C, H, W) a model is built for: 224x224 RGB for the ImageNet sizes, 1x32x32 for LeNet, else CIFAR's."""
+    if name in IMAGENET_MODELS and not (config or {}).get("cifar"):
+        return (3, 224, 224)
+    return ((config or {}).get("in_channels", 1), 32, 32) if name == "lenet5" else (3, 32, 32)
+
+
+def _value(text):
+    """'3' -> 3, '0.5' -> 0.5, 'true' -> True, anything else stays a string."""
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def model_config(pairs):
+    config = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise SystemExit(f"--model-arg expects KEY=VALUE, got {pair!r}")
+        key, value = pair.split("=", 1)
+        config[key] = _value(value)
+    return config
+
+
+def build_optimizer(args, model):
+    """SGD/Adam/AdamW; no weight decay on biases and batch-norm parameters (1-d arrays)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.data.ndim > 1]
+    no_decay = [p for p in params if p.data.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if args.optimizer == "sgd":
+        return optim.SGD(groups, lr=args.lr, momentum=args.momentum, nesterov=args.momentum > 0)
+    return (optim.Adam if args.optimizer == "adam" else optim.AdamW)(groups, lr=args.lr)
+
+
+def build_schedule(args, optimizer, steps_per_epoch):
+    """(scheduler, 'batch' | 'epoch', extra callbacks)."""
+    if args.schedule == "onecycle":
+        return optim.OneCycleLR(optimizer, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=steps_per_epoch,
+                                pct_start=args.warmup, anneal_strategy="linear",
+                                cycle_momentum=args.optimizer == "sgd" and args.momentum > 0,
+                                div_factor=args.div_factor, final_div_factor=args.final_div_factor), "batch", []
+    if args.schedule == "cosine":
+        return optim.CosineAnnealingLR(optimizer, T_max=args.epochs * steps_per_epoch), "batch", []
+    if args.schedule == "step":
+        return optim.StepLR(optimizer, step_size=max(1, args.epochs // 3), gamma=0.1), "epoch", []
+    if args.schedule == "plateau":
+        return None, "epoch", [ReduceLROnPlateau(monitor="val_loss", factor=0.1, patience=3)]
+    return None, "epoch", []
+
+
+def split_validation(x, y, fraction, seed):
+    """Hold out ``fraction`` of the training images (a fixed random choice) for validation."""
+    if fraction <= 0:
+        return (x, y), None
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_val = int(round(fraction * len(x)))
+    val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
+    return (x[train], y[train]), (x[val], y[val])
+
+
+def cmd_train(args):
+    backend.use(args.device)
+    backend.manual_seed(args.seed)
+    cifar = data.load_cifar10(args.data_dir)
+    x_train, y_train = cifar.x_train, cifar.y_train
+    if args.subset:
+        keep = np.sort(np.random.default_rng(args.seed).permutation(len(x_train))[:args.subset])
+        x_train, y_train = x_train[keep], y_train[keep]
+    (x_train, y_train), val = split_validation(x_train, y_train, args.val_fraction, args.seed)
+    mean, std = data.channel_stats(x_train)
+    augment = data.Augment(args.crop_padding, not args.no_flip, args.cutout)
+    loader_args = dict(batch_size=args.batch_size, mean=mean, std=std, seed=args.seed)
+    train_loader = data.DataLoader(x_train, y_train, shuffle=True, augment=augment, drop_last=True, **loader_args)
+    val_loader = data.DataLoader(*val, **loader_args) if val else None
+    test_loader = data.DataLoader(cifar.x_test, cifar.y_test, **loader_args)
+
+    config = {"num_classes": len(cifar.classes), **model_config(args.model_arg)}
+    model = models.get_model(args.model, **config)
+    loss_fn = models.GoogLeNetLoss(label_smoothing=args.label_smoothing) if args.model == "googlenet" else \
+        nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+    optimizer = build_optimizer(args, model)
+    scheduler, schedule, callbacks = build_schedule(args, optimizer, len(train_loader))
+    monitor = "val_acc" if val_loader else "train_loss"
+    callbacks.append(ModelCheckpoint(args.out, monitor=monitor))
+    if args.early_stopping:
+        callbacks.append(EarlyStopping(monitor="val_loss" if val_loader else "train_loss",
+                                       patience=args.early_stopping))
+    meta = {"model": {"name": args.model, "config": config}, "classes": cifar.classes,
+            "normalization": {"mean": mean.tolist(), "std": std.tolist()},
+            "input_shape": list(cifar.x_train.shape[1:]), "args": {k: v for k, v in vars(args).items() if k != "run"}}
+    trainer = Trainer(model, loss_fn, optimizer, scheduler, schedule, callbacks, args.seed, args.out, meta,
+                      progress=not args.no_progress, tta=args.tta)
+    if args.resume:
+        trainer.resume(args.resume)
+        print(f"resumed from {args.resume} at epoch {trainer.epoch + 1}, batch {trainer.batch}")
+    print(f"training {args.model} ({model.num_parameters():,} parameters) on {len(x_train)} images, "
+          f"{'validating on ' + str(len(val[0])) if val else 'no validation split'}; run folder {args.out}")
+    history = trainer.fit(train_loader, args.epochs, val_loader)
+    if trainer.stop == "interrupted":
+        return 130
+    viz.plot_curves(history, os.path.join(args.out, "curves.png"))
+    result = evaluate(model, test_loader, args.tta)
+    write_evaluation(result, cifar.classes, args.out, history=history)
+    return 0
+
+
+def write_evaluation(result, classes, out_dir, history=None):
+    rep = report(result, classes)
+    if history:
+        rep["train_seconds"] = sum(h["seconds"] for h in history)
+        rep["epochs"] = len(history)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "metrics.json"), "w") as f:
+        json.dump(rep, f, indent=1)
+    viz.plot_confusion(rep["confusion_matrix"], classes, os.path.join(out_dir, "confusion.png"))
+    print(format_report(rep))
+    print(f"test loss {rep['loss']:.4f}, test accuracy {rep['accuracy']:.4f}; wrote metrics.json, confusion.png "
+          f"and curves.png to {out_dir}")
+    return rep
+
+
+def load_model(path):
+    """(model in eval mode, checkpoint) from a checkpoint file."""
+    ckpt = Checkpoint(path)
+    spec = ckpt.meta["model"]
+    model = models.get_model(spec["name"], **spec["config"])
+    model.load_state_dict(ckpt.model_state)
+    return model.eval(), ckpt
+
+
+def cmd_eval(args):
+    backend.use(args.device)
+    model, ckpt = load_model(args.checkpoint)
+    norm = ckpt.meta["normalization"]
+    cifar = data.load_cifar10(args.data_dir)
+    loader = data.DataLoader(cifar.x_test, cifar.y_test, args.batch_size, mean=norm["mean"], std=norm["std"])
+    out = args.out or os.path.dirname(os.path.abspath(args.checkpoint))
+    write_evaluation(evaluate(model, loader, args.tta), ckpt.meta["classes"], out)
+    return 0
+
+
+def cmd_predict(args):
+    backend.use(args.device)
+    model, ckpt = load_model(args.checkpoint)
+    classes, norm = ckpt.meta["classes"], ckpt.meta["normalization"]
+    size = tuple(ckpt.meta["input_shape"][1:])
+    xp = backend.xp_of()
+    for path in args.images:
+        with open(path, "rb") as f:
+            image = data.decode_image(f.read(), path, size)
+        x = data.normalize(xp.asarray(image[None]), norm["mean"], norm["std"])
+        logits = model(x)
+        probs = backend.to_numpy(xp.exp(log_softmax(logits)))[0]
+        top = np.argsort(probs)[::-1][:args.top_k]
+        print(f"{path}: " + ", ".join(f"{classes[i]} {probs[i]:.3f}" for i in top))
+        if args.plot:
+            stem = os.path.splitext(os.path.basename(path))[0]
+            target = args.plot if len(args.images) == 1 else os.path.join(args.plot, f"{stem}.png")
+            viz.plot_probabilities(probs, classes, target, title=os.path.basename(path), image=image)
+    return 0
+
+
+def cmd_summary(args):
+    model = models.get_model(args.model, **model_config(args.model_arg))
+    print(summary(model, args.input or default_input_shape(args.model, model_config(args.model_arg)),
+                  args.batch_size))
+    return 0
+
+
+def parse_shape(text):
+    try:
+        shape = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3:
+        raise argparse.ArgumentTypeError(f"expected C,H,W such as 3,224,224, got {text!r}")
+    return shape
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="python -m tinycnn", description="tinycnn: train, evaluate and inspect CNNs")
+    sub = p.add_subparsers(dest="command", required=True)
+    names = sorted(models.MODELS)
+
+    t = sub.add_parser("train", help="train a model on CIFAR-10")
+    t.add_argument("--model", default="resnet20", choices=names, metavar="MODEL", help=", ".join(names))
+    t.add_argument("--model-arg", action="append", metavar="KEY=VALUE", help="constructor argument (repeatable)")
+    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="sgd")
+    t.add_argument("--lr", type=float, default=0.1, help="learning rate (the peak rate of one-cycle)")
+    t.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (Nesterov when > 0)")
+    t.add_argument("--weight-decay", type=float, default=5e-4, help="on weights, not on biases or batch norm")
+    t.add_argument("--schedule", choices=["onecycle", "cosine", "step", "plateau", "none"], default="onecycle")
+    t.add_argument("--warmup", type=float, default=0.25, help="one-cycle: fraction of steps warming up")
+    t.add_argument("--div-factor", type=float, default=25.0, help="one-cycle: initial lr = lr / div-factor")
+    t.add_argument("--final-div-factor", type=float, default=1e4, help="one-cycle: final lr = initial / this")
+    t.add_argument("--label-smoothing", type=float, default=0.1)
+    t.add_argument("--crop-padding", type=int, default=4, help="random crop after padding by this much")
+    t.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
+    t.add_argument("--cutout", type=int, default=0, help="cutout square size (0: off)")
+    t.add_argument("--tta", action="store_true", help="average predictions with mirrored images when evaluating")
+    t.add_argument("--val-fraction", type=float, default=0.1, help="training images held out for validation")
+    t.add_argument("--subset", type=int, default=0, help="train on this many random training images only")
+    t.add_argument("--early-stopping", type=int, default=0, metavar="PATIENCE", help="0: off")
+    t.add_argument("--data-dir", help="where CIFAR-10 is (default: $TINYCNN_DATA, then ~/.cache/tinycnn)")
+    t.add_argument("--out", default="runs/resnet20", help="run folder: history, curves, metrics, checkpoints")
+    t.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its last.npz")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.set_defaults(run=cmd_train)
+
+    e = sub.add_parser("eval", help="test loss, accuracy, per-class metrics and confusion matrix of a checkpoint")
+    e.add_argument("checkpoint")
+    e.add_argument("--data-dir")
+    e.add_argument("--tta", action="store_true")
+    e.add_argument("--batch-size", type=int, default=500)
+    e.add_argument("--out", help="where to write metrics.json and confusion.png (default: beside the checkpoint)")
+    e.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    e.set_defaults(run=cmd_eval)
+
+    pr = sub.add_parser("predict", help="top-k classes of images")
+    pr.add_argument("checkpoint")
+    pr.add_argument("images", nargs="+")
+    pr.add_argument("--top-k", type=int, default=3)
+    pr.add_argument("--plot", help="a PNG for one image, or a folder for several: probability bar charts")
+    pr.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    pr.set_defaults(run=cmd_predict)
+
+    s = sub.add_parser("summary", help="layers, output shapes, parameters, MACs and memory of a model")
+    s.add_argument("model", choices=names, metavar="MODEL", help=", ".join(names))
+    s.add_argument("--model-arg", action="append", metavar="KEY=VALUE")
+    s.add_argument("--input", type=parse_shape, help="C,H,W (default: what the model is built for)")
+    s.add_argument("--batch-size", type=int, default=128, help="batch size for the memory estimate")
+    s.set_defaults(run=cmd_summary)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    return args.run(args)

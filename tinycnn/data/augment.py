@@ -1,0 +1,89 @@
+"""Data augmentation and normalisation, vectorized over the batch (no per-image Python loop).
+
+Augmentations work on uint8 batches (N, C, H, W) and take a ``numpy.random.Generator``, so a seed fixes them.
+They run on whichever array module holds the batch (the random draws are made in NumPy, then moved).
+"""
+import numpy as np
+
+from ..backend import DEFAULT_DTYPE, get_array_module
+
+
+def channel_stats(x):
+    """Per-channel mean and standard deviation of uint8 images (N, C, H, W), on the [0, 1] scale."""
+    x = np.asarray(x)
+    mean = np.zeros(x.shape[1])
+    sq = np.zeros(x.shape[1])
+    for start in range(0, len(x), 5000):                # in slices, to keep the float copy small
+        part = x[start:start + 5000].astype(np.float64) / 255
+        mean += part.sum(axis=(0, 2, 3))
+        sq += (part * part).sum(axis=(0, 2, 3))
+    n = x.shape[0] * x.shape[2] * x.shape[3]
+    mean /= n
+    return mean.astype(np.float32), np.sqrt(sq / n - mean * mean).astype(np.float32)
+
+
+def normalize(x, mean, std):
+    """uint8 (N, C, H, W) -> float32 (x/255 - mean) / std, per channel.
+
+    The result is the (N, C, H, W) view of a channels-major (C, N, H, W) array, the layout tinycnn's
+    convolutions work in (see tinycnn/functional/im2col.py), so the first layer needs no transpose copy.
+    """
+    xp = get_array_module(x)
+    scale = xp.asarray(1 / (255 * np.asarray(std, dtype=np.float32)), dtype=DEFAULT_DTYPE).reshape(-1, 1, 1, 1)
+    shift = xp.asarray(np.asarray(mean, dtype=np.float32) / np.asarray(std, dtype=np.float32),
+                       dtype=DEFAULT_DTYPE).reshape(-1, 1, 1, 1)
+    out = x.transpose(1, 0, 2, 3) * scale              # (C, N, H, W), float32
+    out -= shift
+    return out.transpose(1, 0, 2, 3)
+
+
+def random_crop(x, padding, rng):
+    """Pad by ``padding`` zeros on every side, then cut a random H x W window from each image: a random
+    translation by up to +-padding pixels in each direction."""
+    xp = get_array_module(x)
+    N, C, H, W = x.shape
+    x_pad = xp.zeros((N, C, H + 2 * padding, W + 2 * padding), dtype=x.dtype)
+    x_pad[:, :, padding:padding + H, padding:padding + W] = x
+    dy, dx = (xp.asarray(rng.integers(0, 2 * padding + 1, N)) for _ in range(2))
+    rows = (dy[:, None] + xp.arange(H))[:, None, :, None]                 # (N, 1, H, 1)
+    cols = (dx[:, None] + xp.arange(W))[:, None, None, :]                 # (N, 1, 1, W)
+    return x_pad[xp.arange(N)[:, None, None, None], xp.arange(C)[None, :, None, None], rows, cols]
+
+
+def random_flip(x, rng, p=0.5):
+    """Mirror each image left-right with probability p."""
+    xp = get_array_module(x)
+    flip = xp.asarray(rng.random(x.shape[0]) < p)[:, None, None, None]
+    return xp.where(flip, x[..., ::-1], x)
+
+
+def cutout(x, size, rng):
+    """Zero a size x size square at a random centre of each image (DeVries & Taylor 2017); squares near the
+    border are clipped by it."""
+    xp = get_array_module(x)
+    N, C, H, W = x.shape
+    cy, cx = (xp.asarray(rng.integers(0, n, N))[:, None] for n in (H, W))
+    half = size // 2
+    inside_rows = xp.abs(xp.arange(H)[None, :] - cy) < half + size % 2       # (N, H)
+    inside_cols = xp.abs(xp.arange(W)[None, :] - cx) < half + size % 2       # (N, W)
+    keep = ~(inside_rows[:, None, :, None] & inside_cols[:, None, None, :])
+    return x * keep.astype(x.dtype)
+
+
+class Augment:
+    """Random crop with padding, horizontal flip and optional cutout, in that order."""
+
+    def __init__(self, crop_padding=4, flip=True, cutout_size=0):
+        self.crop_padding, self.flip, self.cutout_size = crop_padding, flip, cutout_size
+
+    def __call__(self, x, rng):
+        if self.crop_padding:
+            x = random_crop(x, self.crop_padding, rng)
+        if self.flip:
+            x = random_flip(x, rng)
+        if self.cutout_size:
+            x = cutout(x, self.cutout_size, rng)
+        return x
+
+    def __repr__(self):
+        return f"Augment(crop_padding={self.crop_padding}, flip={self.flip}, cutout_size={self.cutout_size})"
