@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-test
 
-.PHONY: test bench clean
+.PHONY: test train bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,12 @@ $(STAMP): setup.cfg pyproject.toml | $(BIN)/python
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
+
+# The default recipe (see README: what it reaches and how long it takes). CIFAR-10 is looked for in
+# $$TINYCNN_DATA, then ~/.cache/tinycnn, and downloaded there when absent. Override with TRAIN_ARGS="...".
+TRAIN_ARGS ?= --model resnet20 --epochs 30 --batch-size 128 --lr 0.2 --schedule onecycle --label-smoothing 0.1 --tta --out runs/resnet20
+train: $(STAMP)
+	$(BIN)/python -m tinycnn train $(TRAIN_ARGS)
 
 # The benchmark compares against PyTorch CPU, so it gets its own environment with torch in it.
 BENCH_VENV := .venv-bench

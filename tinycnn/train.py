@@ -2,13 +2,16 @@
 callbacks, a progress bar, history files and checkpoints.
 
 Reproducibility: the order, augmentation and dropout of every batch derive from (seed, epoch, batch), so a run
-stopped anywhere (Ctrl-C saves a checkpoint at the last finished batch) and resumed with ``Trainer.resume``
-computes exactly the same steps as a run that was never stopped.
+stopped anywhere and resumed with ``Trainer.resume`` computes exactly the same steps as a run never stopped.
+Ctrl-C during ``fit`` lets the current batch finish, saves ``last.npz`` at that point and returns; a second
+Ctrl-C aborts at once, leaving the previous checkpoint as it was (checkpoints are written atomically).
 """
 import csv
 import json
 import math
 import os
+import signal
+import threading
 import time
 
 import numpy as np
@@ -198,6 +201,8 @@ class Trainer:
             sums["seen"] += n
             sums["seconds"] = time.perf_counter() - start
             self.batch, self.partial = b + 1, sums
+            if self._interrupted:
+                break
             if bar:
                 bar.update(1)
                 bar.set_postfix(loss=f"{sums['loss'] / sums['seen']:.3f}",
@@ -208,38 +213,54 @@ class Trainer:
             bar.close()
         return sums
 
+    def _on_sigint(self, signum, frame):
+        if self._interrupted:
+            raise KeyboardInterrupt
+        self._interrupted = True
+        print("\nCtrl-C: stopping after this batch and saving (press again to abort without saving)", flush=True)
+
     def fit(self, train_loader, epochs, val_loader=None):
         """Train until ``epochs`` epochs are done (counting those of a resumed run) or a callback stops it.
         Returns the history: one dict of logs per epoch."""
+        self._interrupted = False
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, self._on_sigint) if main_thread else None
         try:
-            while self.epoch < epochs and not self.stop:
-                epoch = self.epoch
-                sums = self._epoch(train_loader, epoch)
-                logs = {"epoch": epoch + 1, "train_loss": sums["loss"] / sums["seen"],
-                        "train_acc": sums["correct"] / sums["seen"], "lr": self.optimizer.param_groups[0]["lr"],
-                        "seconds": sums["seconds"], "images_per_s": sums["seen"] / max(sums["seconds"], 1e-9)}
-                if val_loader is not None:
-                    result = evaluate(self.model, val_loader, self.tta)
-                    logs.update(val_loss=result["loss"], val_acc=result["acc"])
-                if self.scheduler is not None and self.schedule == "epoch":
-                    self.scheduler.step()
-                self.history.append(logs)
-                self.epoch, self.batch, self.partial = epoch + 1, 0, None
-                for cb in self.callbacks:
-                    cb.on_epoch_end(self, logs)
-                self._write_history()
-                print(_describe(logs), flush=True)
-        except KeyboardInterrupt:
-            where = f"epoch {self.epoch + 1}, batch {self.batch}"
-            if self.out_dir:
-                path = self.save(os.path.join(self.out_dir, "last.npz"))
-                print(f"\ninterrupted at {where}: saved {path}; continue with --resume {path}", flush=True)
-            else:
-                print(f"\ninterrupted at {where}", flush=True)
-            self.stop = "interrupted"
+            self._fit(train_loader, epochs, val_loader)
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGINT, previous)
         if self.stop and self.stop != "interrupted" and self.progress:
             print(self.stop, flush=True)
         return self.history
+
+    def _fit(self, train_loader, epochs, val_loader):
+        while self.epoch < epochs and not self.stop:
+            epoch = self.epoch
+            sums = self._epoch(train_loader, epoch)
+            if self._interrupted:
+                where = f"epoch {self.epoch + 1}, batch {self.batch}"
+                if self.out_dir:
+                    path = self.save(os.path.join(self.out_dir, "last.npz"))
+                    print(f"interrupted at {where}: saved {path}; continue with --resume {path}", flush=True)
+                else:
+                    print(f"interrupted at {where}", flush=True)
+                self.stop = "interrupted"
+                return
+            logs = {"epoch": epoch + 1, "train_loss": sums["loss"] / sums["seen"],
+                    "train_acc": sums["correct"] / sums["seen"], "lr": self.optimizer.param_groups[0]["lr"],
+                    "seconds": sums["seconds"], "images_per_s": sums["seen"] / max(sums["seconds"], 1e-9)}
+            if val_loader is not None:
+                result = evaluate(self.model, val_loader, self.tta)
+                logs.update(val_loss=result["loss"], val_acc=result["acc"])
+            if self.scheduler is not None and self.schedule == "epoch":
+                self.scheduler.step()
+            self.history.append(logs)
+            self.epoch, self.batch, self.partial = epoch + 1, 0, None
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, logs)
+            self._write_history()
+            print(_describe(logs), flush=True)
 
     def _write_history(self):
         if not self.out_dir:

@@ -1,0 +1,182 @@
+"""The training loop, checkpoints, resume, callbacks, and the command line end to end on tiny synthetic data."""
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+
+import tinycnn
+from tinycnn import data, models, nn, optim
+from tinycnn.checkpoint import Checkpoint, save_checkpoint
+from tinycnn.cli import main as cli
+from tinycnn.train import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, Trainer, TrainingError, evaluate
+from cifar_fixtures import tiny_cifar, write_image_tree
+
+
+def small_cnn(classes=10):
+    return nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(32, classes))
+
+
+def random_set(n=64, seed=0, size=16):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, 3, size, size), dtype=np.uint8), rng.integers(0, 10, n)
+
+
+def test_small_cnn_overfits_64_images():
+    tinycnn.manual_seed(0)
+    x, y = random_set()
+    model = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(64 * 4 * 4, 10))
+    loader = data.DataLoader(x, y, batch_size=16, shuffle=True)
+    trainer = Trainer(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=2e-3), progress=False)
+    trainer.fit(loader, 40)
+    result = evaluate(model, data.DataLoader(x, y, batch_size=64))
+    assert result["acc"] == 1.0, result["acc"]
+
+
+def make_trainer(tmp_path, fail_at=None, seed=5):
+    """A trainer that gets a Ctrl-C (SIGINT) in the middle of its fail_at-th step."""
+    tinycnn.manual_seed(1)
+    model = nn.Sequential(small_cnn().children()[0], nn.BatchNorm2d(16), nn.ReLU(), nn.Dropout(0.2),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3)
+    sched = optim.OneCycleLR(opt, max_lr=0.1, total_steps=3 * 4)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
+    if fail_at is not None:
+        calls = {"n": 0}
+        forward = loss_fn.forward
+
+        def failing(*args):
+            calls["n"] += 1
+            if calls["n"] == fail_at:
+                os.kill(os.getpid(), signal.SIGINT)
+            return forward(*args)
+        loss_fn.forward = failing
+    callbacks = [ModelCheckpoint(str(tmp_path), monitor="val_acc"), EarlyStopping(patience=10)]
+    return Trainer(model, loss_fn, opt, sched, "batch", callbacks, seed, str(tmp_path), {"model": "test"},
+                   progress=False)
+
+
+def loaders(seed=5):
+    x, y = random_set(64, seed=2)
+    train = data.DataLoader(x[:48], y[:48], batch_size=12, shuffle=True, augment=data.Augment(2, True, 4), seed=seed)
+    return train, data.DataLoader(x[48:], y[48:], batch_size=16)
+
+
+def test_resume_after_ctrl_c_matches_an_uninterrupted_run(tmp_path, capsys):
+    straight = make_trainer(tmp_path / "a")
+    straight.fit(loaders()[0], 3, loaders()[1])
+
+    interrupted = make_trainer(tmp_path / "b", fail_at=6)        # dies in the middle of epoch 2
+    interrupted.fit(loaders()[0], 3, loaders()[1])
+    out = capsys.readouterr().out
+    assert interrupted.stop == "interrupted" and "interrupted at epoch 2, batch 2" in out, out
+    resumed = make_trainer(tmp_path / "c").resume(str(tmp_path / "b" / "last.npz"))
+    assert (resumed.epoch, resumed.batch) == (1, 2)
+    resumed.fit(loaders()[0], 3, loaders()[1])
+
+    for (name, a), (_, b) in zip(straight.model.state_dict().items(), resumed.model.state_dict().items()):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    assert [h["train_loss"] for h in straight.history] == [h["train_loss"] for h in resumed.history]
+    assert [h["val_acc"] for h in straight.history] == [h["val_acc"] for h in resumed.history]
+    assert straight.optimizer.param_groups[0]["lr"] == resumed.optimizer.param_groups[0]["lr"]
+
+
+def test_checkpoint_round_trip_and_wrong_architecture(tmp_path):
+    trainer = make_trainer(tmp_path)
+    trainer.fit(loaders()[0], 1, loaders()[1])
+    ckpt = Checkpoint(str(tmp_path / "last.npz"))
+    assert ckpt.meta["model"] == "test" and ckpt.meta["run"]["epoch"] == 1
+    clone = make_trainer(tmp_path / "clone")
+    ckpt.restore(clone.model, clone.optimizer, clone.scheduler)
+    x = data.normalize(random_set(4, seed=9)[0], (0.5,) * 3, (0.5,) * 3)
+    np.testing.assert_array_equal(trainer.model.eval()(x), clone.model.eval()(x))
+    assert clone.optimizer.state_dict()["state"].keys() == trainer.optimizer.state_dict()["state"].keys()
+    with pytest.raises(ValueError, match=r"'0.weight' has shape \(8, 3, 3, 3\) here but \(16, 3, 3, 3\)"):
+        ckpt.restore(nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.Dropout(0.2),
+                                   nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10)))
+
+
+def test_interrupted_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    model = small_cnn()
+    path = str(tmp_path / "last.npz")
+    save_checkpoint(path, model, meta={"n": 1})
+    before = open(path, "rb").read()
+
+    def broken_savez(f, **arrays):
+        f.write(b"partial")
+        raise KeyboardInterrupt
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, model, meta={"n": 2})
+    assert open(path, "rb").read() == before and os.listdir(tmp_path) == ["last.npz"]
+    assert Checkpoint(path).meta["n"] == 1
+
+
+def test_checkpoint_never_unpickles(tmp_path):
+    path = tmp_path / "evil.npz"
+    np.save(tmp_path / "x.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with open(path, "wb") as f:
+        np.savez(f, **{"meta.json": np.array([{"a": 1}], dtype=object)})
+    with pytest.raises(ValueError, match="not a readable tinycnn checkpoint"):
+        Checkpoint(str(path))
+
+
+def test_nan_loss_stops_with_a_clear_message():
+    x, y = random_set(32)
+    model = small_cnn()
+    model[0].weight.data[0, 0, 0, 0] = np.nan
+    trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), progress=False)
+    with pytest.raises(TrainingError, match=r"loss became nan at epoch 1, batch 1 \(learning rate 0.1\)"):
+        trainer.fit(data.DataLoader(x, y, batch_size=8, shuffle=True), 2)
+
+
+class _Fake:
+    def __init__(self):
+        self.stop = None
+        self.optimizer = optim.SGD([nn.Parameter(np.zeros(1))], lr=1.0)
+
+
+def test_early_stopping():
+    fake, cb = _Fake(), EarlyStopping(monitor="val_loss", patience=2, min_delta=0.01)
+    for loss in [1.0, 0.9, 0.895, 0.899]:
+        cb.on_epoch_end(fake, {"val_loss": loss})
+    assert fake.stop and "val_loss has not improved for 2 epochs" in fake.stop
+    fake, cb = _Fake(), EarlyStopping(monitor="val_acc", patience=2)
+    for acc in [0.5, 0.6, 0.55, 0.7, 0.65]:
+        cb.on_epoch_end(fake, {"val_acc": acc})
+    assert fake.stop is None
+
+
+def test_reduce_lr_on_plateau_callback():
+    fake, cb = _Fake(), ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1)
+    for loss in [1.0, 1.0, 1.0, 1.0, 1.0]:
+        cb.on_epoch_end(fake, {"val_loss": loss})
+    assert fake.optimizer.param_groups[0]["lr"] == 0.25
+
+
+def test_cli_end_to_end(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TINYCNN_CACHE", str(tmp_path / "cache"))
+    write_image_tree(str(tmp_path / "data"), tiny_cifar(per_batch=8, test=12))
+    out = tmp_path / "run"
+    args = ["train", "--model", "simple_cnn", "--epochs", "2", "--batch-size", "8", "--schedule", "none", "--data-dir",
+            str(tmp_path / "data"), "--out", str(out), "--no-progress", "--val-fraction", "0.2", "--tta"]
+    assert cli(args) == 0
+    for name in ["history.json", "history.csv", "curves.png", "confusion.png", "metrics.json", "last.npz",
+                 "best.npz"]:
+        assert (out / name).stat().st_size > 0, name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["per_class"]) == set(data.CLASSES) and np.array(metrics["confusion_matrix"]).sum() == 12
+    assert len(json.loads((out / "history.json").read_text())) == 2
+    assert cli(["eval", str(out / "best.npz"), "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "ev")]) == 0
+    image = next((tmp_path / "data" / "test").rglob("*.png"))
+    assert cli(["predict", str(out / "best.npz"), str(image), "--plot", str(tmp_path / "p.png"), "--top-k", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "test accuracy" in text and f"{image}: " in text and (tmp_path / "p.png").stat().st_size > 0
+    assert cli(args + ["--epochs", "3", "--resume", str(out / "last.npz")]) == 0
+    assert "resumed from" in capsys.readouterr().out
+    assert len(json.loads((out / "history.json").read_text())) == 3
