@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tinycnn import gradcheck, nn
+from tinycnn.functional.norm import from_channel_rows
 
 
 def distinct(rng, shape, low=-3.0, high=3.0):
@@ -149,6 +150,7 @@ class _BatchNormForgettingTheMean(nn.BatchNorm2d):
 
     def backward(self, dy):
         xhat, gamma, inv_std, _ = self._pop_cache()
+        xhat = from_channel_rows(xhat, dy.shape)
         self.weight.accumulate((dy * xhat).sum(axis=(0, 2, 3)))
         self.bias.accumulate(dy.sum(axis=(0, 2, 3)))
         return dy * (gamma * inv_std).reshape(1, -1, 1, 1)

@@ -4,14 +4,15 @@ from ..backend import get_array_module
 
 
 def relu_forward(x):
-    """y = max(x, 0); keeps the mask x > 0 (one byte per value)."""
-    mask = x > 0
-    return x * mask, mask
+    """y = max(x, 0); keeps y, from which backward reads where x > 0."""
+    xp = get_array_module(x)
+    y = xp.maximum(x, 0)
+    return y, y
 
 
-def relu_backward(dy, mask):
-    """dx = dy where x > 0, else 0 (the subgradient 0 at x = 0, as PyTorch)."""
-    return dy * mask
+def relu_backward(dy, y):
+    """dx = dy where x > 0 (that is, y > 0), else 0 (the subgradient 0 at x = 0, as PyTorch)."""
+    return dy * (y > 0)
 
 
 def leaky_relu_forward(x, negative_slope=0.01):

@@ -149,9 +149,9 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
             col = _by_group(_shift_columns(dy_ext, reversed_shifts, s, e), K, G)
             xp.matmul(W_t, col, out=dx_grid[:, s:e].reshape(G, Cg, e - s))
 
-        # With fewer input than output channels (an RGB image into the first conv) the column matrix of dY
-        # (K*C_out rows) is larger than dcol = W_mat.T @ dY (K*C_in rows): then scatter dcol back instead.
-        scatter = C_in < C_out
+        # With far fewer input than output channels (an RGB image into the first conv) the column matrix of dY
+        # (K*C_out rows) is much larger than dcol = W_mat.T @ dY (K*C_in rows): then scatter dcol back instead.
+        scatter = 4 * C_in <= C_out
         dcol = xp.empty((G, K * Cg, L), dtype=dy.dtype) if need_dx and scatter else None
 
         def dcol_chunk(s, e):                                                            # dcol = W_mat.T @ dY

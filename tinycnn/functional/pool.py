@@ -15,39 +15,64 @@ def _offsets(KH, KW):
     return [(i, j) for i in range(KH) for j in range(KW)]
 
 
+def _running_max(x, axis, K, S, out_size):
+    """Max over K offsets along ``axis`` (2: rows, 3: columns) with stride S, and which offset won (the first
+    on ties): (max, arg)."""
+    xp = get_array_module(x)
+    index = [slice(None)] * 4
+    best, arg = None, None
+    for k in range(K):
+        index[axis] = window(k, S, out_size)
+        v = x[tuple(index)]
+        if best is None:
+            best, arg = v.copy(), xp.zeros(v.shape, dtype=xp.uint8 if K < 256 else xp.int32)
+            continue
+        better = (v > best).view(xp.uint8).astype(arg.dtype, copy=False)
+        arg += better * (k - arg)                     # arg = k where v wins (k > arg: no underflow)
+        xp.maximum(best, v, out=best)                 # (masked copies are several times slower in NumPy)
+    return best, arg
+
+
 def max_pool2d_forward(x, kernel_size, stride, padding):
     """y = max over each window of x padded with -inf (padding never wins); returns (y, cache).
 
-    The cache holds, per output, which of the KH*KW offsets won (the first one on ties, as PyTorch).
+    A max over a rectangle is a max over rows of maxes over columns, so it is done in two passes: first each
+    row's max over the KW columns of every window, then the max of those over the KH rows. Taking the first
+    winner in each pass gives the first maximum in row-major order, PyTorch's choice on ties; the cache keeps
+    both passes' winners (one byte each) for backward.
     """
-    xp = get_array_module(x)
     (KH, KW), (SH, SW), (PH, PW) = kernel_size, stride, padding
     N, C, H, W = x.shape
     OH, OW = conv_output_size(H, KH, SH, PH), conv_output_size(W, KW, SW, PW)
-    x_pad = pad2d(x.transpose(1, 0, 2, 3), PH, PW, value=-math.inf)
-    y = None
-    arg = xp.zeros((C, N, OH, OW), dtype=xp.uint8 if KH * KW < 256 else xp.int32)
-    for k, (i, j) in enumerate(_offsets(KH, KW)):
-        v = x_pad[:, :, window(i, SH, OH), window(j, SW, OW)]
-        if y is None:
-            y = v.copy()
-            continue
-        better = v > y
-        xp.copyto(y, v, where=better)
-        arg[better] = k
-    return y.transpose(1, 0, 2, 3), (x.shape, arg, kernel_size, stride, padding)
+    x_pad = pad2d(x.transpose(1, 0, 2, 3), PH, PW, value=-math.inf)     # (C, N, Hp, Wp)
+    row_max, col_arg = _running_max(x_pad, 3, KW, SW, OW)               # (C, N, Hp, OW)
+    y, row_arg = _running_max(row_max, 2, KH, SH, OH)                   # (C, N, OH, OW)
+    return y.transpose(1, 0, 2, 3), (x.shape, col_arg, row_arg, kernel_size, stride, padding)
+
+
+def _route(dy, arg, axis, K, S, size):
+    """The backward of _running_max: dy goes to the offset that won; overlapping windows add up."""
+    xp = get_array_module(dy)
+    shape = list(dy.shape)
+    shape[axis] = size
+    dx = xp.zeros(shape, dtype=dy.dtype)
+    index = [slice(None)] * 4
+    for k in range(K):
+        index[axis] = window(k, S, dy.shape[axis])
+        share = dy * (arg == k)                       # dy where offset k won, else 0
+        if K > S:
+            dx[tuple(index)] += share
+        else:                                         # windows do not overlap: each input gets one share
+            dx[tuple(index)] = share
+    return dx
 
 
 def max_pool2d_backward(dy, cache):
     """dx: each window's gradient goes to its one arg-max input; overlapping windows add up."""
-    xp = get_array_module(dy)
-    x_shape, arg, (KH, KW), (SH, SW), (PH, PW) = cache
+    x_shape, col_arg, row_arg, (KH, KW), (SH, SW), (PH, PW) = cache
     N, C, H, W = x_shape
-    OH, OW = arg.shape[2:]
-    dy = dy.transpose(1, 0, 2, 3)
-    dx_pad = xp.zeros((C, N, H + 2 * PH, W + 2 * PW), dtype=dy.dtype)
-    for k, (i, j) in enumerate(_offsets(KH, KW)):
-        dx_pad[:, :, window(i, SH, OH), window(j, SW, OW)] += xp.where(arg == k, dy, 0)
+    d_row_max = _route(dy.transpose(1, 0, 2, 3), row_arg, 2, KH, SH, H + 2 * PH)    # (C, N, Hp, OW)
+    dx_pad = _route(d_row_max, col_arg, 3, KW, SW, W + 2 * PW)                       # (C, N, Hp, Wp)
     return dx_pad[:, :, PH:PH + H, PW:PW + W].transpose(1, 0, 2, 3)
 
 

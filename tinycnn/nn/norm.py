@@ -41,12 +41,12 @@ class _BatchNorm(Module):
         beta = self.bias.data if self.affine else None
         y, cache = F.batch_norm_forward(x, gamma, beta, self.running_mean, self.running_var, self.training,
                                         momentum, self.eps)
-        self._cache = cache
+        self._cache, self._shape = cache, x.shape
         return y
 
     def backward(self, dy):
         cache = self._pop_cache()
-        check_grad(self, dy, cache[0].shape)
+        check_grad(self, dy, self._shape)
         dx, dgamma, dbeta = F.batch_norm_backward(dy, cache)
         if self.affine:
             self.weight.accumulate(dgamma)   # dgamma = sum(dy * xhat)

@@ -1,0 +1,59 @@
+"""A fast CIFAR-10 network after the GPU speed records (K. Jordan's cifar10-airbench, arXiv:2404.00498;
+before it tysam-code's hlb-CIFAR10 and D. Page's "How to train your ResNet"), narrowed for a CPU.
+
+    whiten: 2x2 conv, 3 -> 24 channels, frozen, from the eigenvectors of the training set's 2x2 patches
+    three groups of  conv 3x3 -> max pool 2 -> BN -> ReLU -> conv 3x3 -> BN -> ReLU   (widths w1, w2, w3)
+    max pool 3 -> flatten -> linear
+
+On 32x32 images the maps are 31 -> 15 -> 7 -> 3 -> 1. Pooling right after the first conv of a group lets
+batch norm and ReLU run on maps four times smaller, and most of the work is in wide convolutions at low
+resolution, which are large, efficient matrix products.
+
+Patch whitening (``init_whitening``): with C the covariance of all 2x2 patches of (normalised) training images
+and C = V diag(lambda) V.T, the first layer's filters are the rows of V.T / sqrt(lambda + eps) and their
+negatives, so its outputs are decorrelated, unit-variance patch features from the first step of training.
+"""
+from collections import OrderedDict
+
+import numpy as np
+
+from .. import backend, nn
+from .common import he_init
+from .sequential_models import SequentialClassifier
+
+
+def conv_group(in_channels, out_channels):
+    return nn.Sequential(OrderedDict(
+        conv1=nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False), pool=nn.MaxPool2d(2),
+        norm1=nn.BatchNorm2d(out_channels), relu1=nn.ReLU(),
+        conv2=nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
+        norm2=nn.BatchNorm2d(out_channels), relu2=nn.ReLU()))
+
+
+def fastnet(num_classes=10, widths=(64, 128, 256), in_channels=3):
+    """The network above; ``widths`` of the three groups (airbench94 uses 64, 256, 256 on a GPU)."""
+    w1, w2, w3 = widths
+    whiten_channels = 2 * in_channels * 2 * 2
+    features = nn.Sequential(OrderedDict(
+        whiten=nn.Conv2d(in_channels, whiten_channels, 2, bias=True), relu=nn.ReLU(),
+        group1=conv_group(whiten_channels, w1), group2=conv_group(w1, w2), group3=conv_group(w2, w3),
+        pool=nn.MaxPool2d(3)))
+    model = he_init(SequentialClassifier(features, nn.Linear(w3, num_classes, bias=False)))
+    model.features.whiten.weight.requires_grad = False          # set from data by init_whitening, then frozen
+    return model
+
+
+def init_whitening(model, x, eps=5e-4):
+    """Set the frozen 2x2 whitening filters from normalised training images x (N, C, H, W)."""
+    layer = model.features.whiten
+    C, (KH, KW) = x.shape[1], layer.kernel_size
+    x = backend.to_numpy(x).astype(np.float64)
+    windows = np.lib.stride_tricks.sliding_window_view(x, (KH, KW), axis=(2, 3))   # (N, C, H', W', KH, KW)
+    patches = windows.transpose(0, 2, 3, 1, 4, 5).reshape(-1, C * KH * KW)
+    covariance = patches.T @ patches / len(patches)
+    eigenvalues, eigenvectors = np.linalg.eigh(covariance)                         # ascending
+    filters = (eigenvectors.T / np.sqrt(eigenvalues + eps)[:, None])[::-1]          # largest variance first
+    filters = filters.reshape(-1, C, KH, KW)
+    weight = np.concatenate([filters, -filters]).astype(backend.DEFAULT_DTYPE)
+    layer.weight.data = backend.xp_of(backend.device_of(layer.weight.data)).asarray(weight)
+    return model
