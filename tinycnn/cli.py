@@ -24,7 +24,9 @@ def default_input_shape(name, config=None):
 
 
 def _value(text):
-    """'3' -> 3, '0.5' -> 0.5, 'true' -> True, anything else stays a string."""
+    """'3' -> 3, '0.5' -> 0.5, 'true' -> True, '32,64' -> (32, 64), anything else stays a string."""
+    if "," in text:
+        return tuple(_value(part) for part in text.split(",") if part)
     for cast in (int, float):
         try:
             return cast(text)
@@ -98,6 +100,8 @@ def cmd_train(args):
 
     config = {"num_classes": len(cifar.classes), **model_config(args.model_arg)}
     model = models.get_model(args.model, **config)
+    if args.model == "fastnet":                 # its first layer is set from the data (patch whitening)
+        models.init_whitening(model, data.normalize(x_train[:5000], mean, std))
     loss_fn = models.GoogLeNetLoss(label_smoothing=args.label_smoothing) if args.model == "googlenet" else \
         nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
     optimizer = build_optimizer(args, model)

@@ -184,6 +184,7 @@ class Trainer:
         self.optimizer.zero_grad()
         self.model.backward(self.loss_fn.backward())
         self.optimizer.step()
+        self.last_lr = self.optimizer.param_groups[0]["lr"]          # the rate this step used
         if self.scheduler is not None and self.schedule == "batch":
             self.scheduler.step()
         logits = out[0] if isinstance(out, tuple) else out
@@ -207,7 +208,7 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix(loss=f"{sums['loss'] / sums['seen']:.3f}",
                                 acc=f"{sums['correct'] / sums['seen']:.3f}",
-                                lr=f"{self.optimizer.param_groups[0]['lr']:.3g}",
+                                lr=f"{self.last_lr:.3g}",
                                 img_s=f"{sums['seen'] / max(sums['seconds'], 1e-9):.0f}")
         if bar:
             bar.close()
@@ -248,7 +249,7 @@ class Trainer:
                 self.stop = "interrupted"
                 return
             logs = {"epoch": epoch + 1, "train_loss": sums["loss"] / sums["seen"],
-                    "train_acc": sums["correct"] / sums["seen"], "lr": self.optimizer.param_groups[0]["lr"],
+                    "train_acc": sums["correct"] / sums["seen"], "lr": self.last_lr,
                     "seconds": sums["seconds"], "images_per_s": sums["seen"] / max(sums["seconds"], 1e-9)}
             if val_loader is not None:
                 result = evaluate(self.model, val_loader, self.tta)
