@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-test
 
-.PHONY: test train bench clean
+.PHONY: test train lessons bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ test: $(STAMP)
 TRAIN_ARGS ?= --model resnet20 --epochs 30 --batch-size 128 --lr 0.2 --schedule onecycle --label-smoothing 0.1 --tta --out runs/resnet20
 train: $(STAMP)
 	$(BIN)/python -m tinycnn train $(TRAIN_ARGS)
+
+lessons: $(STAMP)
+	@for lesson in lessons/[0-9][0-9]_*.py; do echo "== $$lesson"; $(BIN)/python $$lesson || exit 1; done
 
 # The benchmark compares against PyTorch CPU, so it gets its own environment with torch in it.
 BENCH_VENV := .venv-bench

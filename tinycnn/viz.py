@@ -68,3 +68,46 @@ def plot_probabilities(probs, classes, path=None, title=None, image=None):
     ax.barh([classes[i] for i in order][::-1], probs[order][::-1], color="tab:blue")
     ax.set(xlim=(0, 1), xlabel="probability", title=title or "")
     return _finish(fig, path)
+
+
+def plot_images(arrays, titles=None, path=None, annotate=None, cmap="viridis"):
+    """Small 2-D arrays side by side as heat maps, with each value written in its cell when they are small
+    (at most 12x12, or as ``annotate`` says): the worked examples of the lessons."""
+    arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
+    fig, axes = plt.subplots(1, len(arrays), figsize=(3.2 * len(arrays), 3.2), squeeze=False)
+    for k, (ax, a) in enumerate(zip(axes[0], arrays)):
+        a = a.reshape(1, -1) if a.ndim == 1 else a
+        ax.imshow(a, cmap=cmap)
+        if annotate if annotate is not None else max(a.shape) <= 12:
+            for (i, j), value in np.ndenumerate(a):
+                ax.text(j, i, f"{value:g}" if abs(value) < 1e4 else f"{value:.1e}", ha="center", va="center",
+                        fontsize=8, color="white" if value < (a.max() + a.min()) / 2 else "black")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if titles:
+            ax.set_title(titles[k], fontsize=9)
+    return _finish(fig, path)
+
+
+def plot_bars(labels, values, path=None, title=None, log=False):
+    """A horizontal bar per label."""
+    fig, ax = plt.subplots(figsize=(6, 0.45 * len(labels) + 1.2))
+    ax.barh(list(labels)[::-1], list(values)[::-1], color="tab:blue")
+    if log:
+        ax.set_xscale("log")
+    ax.set(title=title or "")
+    ax.grid(alpha=0.3, axis="x")
+    return _finish(fig, path)
+
+
+def plot_series(series, path=None, xlabel="step", ylabel="", title=None, log=False):
+    """Named curves on shared axes: series is a dict name -> list of values."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for name, values in series.items():
+        ax.plot(np.arange(1, len(values) + 1), values, label=name)
+    if log:
+        ax.set_yscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title or "")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _finish(fig, path)
