@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import median_times, stamp, write_section  # noqa: E402
+from harness import import_torch, median_times, stamp, write_section  # noqa: E402
 
 from tinycnn import nn  # noqa: E402
 
@@ -50,12 +50,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--write", help="a Markdown file to write the table into")
     args = parser.parse_args()
-    try:
-        import torch
-        torch.set_num_threads(os.cpu_count())
-    except ImportError:
-        torch = None
-        print("PyTorch is not installed: timing tinycnn alone (run `make bench` for the comparison)")
+    torch = import_torch()
 
     rows = ["| conv (C_in->C_out, HxW, stride) | tinycnn ms | PyTorch ms | ratio |", "|---|---:|---:|---:|"]
     for C_in, C_out, H, stride in SHAPES:

@@ -39,6 +39,17 @@ def median_times(fns, repeats=7, warmup=2):
     return [statistics.median(ts) for ts in times]
 
 
+def import_torch():
+    """PyTorch with as many intra-op threads as NumPy's BLAS uses (all cores), or None if not installed."""
+    try:
+        import torch
+    except ImportError:
+        print("PyTorch is not installed: timing tinycnn alone (run `make bench` for the comparison)")
+        return None
+    torch.set_num_threads(os.cpu_count())
+    return torch
+
+
 def machine():
     cpu = platform.processor() or platform.machine()
     try:

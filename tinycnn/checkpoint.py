@@ -6,11 +6,11 @@ seed, history, tinycnn's version).
 Files are written to a temporary name and renamed, so an interruption leaves the previous checkpoint intact.
 """
 import json
-import os
 
 import numpy as np
 
 from .backend import to_numpy
+from .files import atomic_write
 
 FORMAT = "tinycnn-checkpoint-1"
 
@@ -46,20 +46,7 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, meta=None):
     if scheduler is not None:
         doc["scheduler"] = {"type": type(scheduler).__name__, "state": scheduler.state_dict()}
     arrays["meta.json"] = np.array(json.dumps(_jsonable(doc)))
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
+    return atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 class Checkpoint:

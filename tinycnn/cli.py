@@ -56,8 +56,8 @@ def build_optimizer(args, model):
     return (optim.Adam if args.optimizer == "adam" else optim.AdamW)(groups, lr=args.lr)
 
 
-def build_schedule(args, optimizer, steps_per_epoch):
-    """(scheduler, 'batch' | 'epoch', extra callbacks)."""
+def build_schedule(args, optimizer, steps_per_epoch, monitor_loss="val_loss"):
+    """(scheduler, 'batch' | 'epoch', extra callbacks); the plateau schedule watches ``monitor_loss``."""
     if args.schedule == "onecycle":
         return optim.OneCycleLR(optimizer, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=steps_per_epoch,
                                 pct_start=args.warmup, anneal_strategy="linear",
@@ -68,7 +68,7 @@ def build_schedule(args, optimizer, steps_per_epoch):
     if args.schedule == "step":
         return optim.StepLR(optimizer, step_size=max(1, args.epochs // 3), gamma=0.1), "epoch", []
     if args.schedule == "plateau":
-        return None, "epoch", [ReduceLROnPlateau(monitor="val_loss", factor=0.1, patience=3)]
+        return None, "epoch", [ReduceLROnPlateau(monitor=monitor_loss, factor=0.1, patience=3)]
     return None, "epoch", []
 
 
@@ -105,12 +105,11 @@ def cmd_train(args):
     loss_fn = models.GoogLeNetLoss(label_smoothing=args.label_smoothing) if args.model == "googlenet" else \
         nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
     optimizer = build_optimizer(args, model)
-    scheduler, schedule, callbacks = build_schedule(args, optimizer, len(train_loader))
-    monitor = "val_acc" if val_loader else "train_loss"
-    callbacks.append(ModelCheckpoint(args.out, monitor=monitor))
+    monitor_loss = "val_loss" if val_loader else "train_loss"      # without a validation split, the training loss
+    scheduler, schedule, callbacks = build_schedule(args, optimizer, len(train_loader), monitor_loss)
+    callbacks.append(ModelCheckpoint(args.out, monitor="val_acc" if val_loader else "train_loss"))
     if args.early_stopping:
-        callbacks.append(EarlyStopping(monitor="val_loss" if val_loader else "train_loss",
-                                       patience=args.early_stopping))
+        callbacks.append(EarlyStopping(monitor=monitor_loss, patience=args.early_stopping))
     meta = {"model": {"name": args.model, "config": config}, "classes": cifar.classes,
             "normalization": {"mean": mean.tolist(), "std": std.tolist()},
             "input_shape": list(cifar.x_train.shape[1:]), "args": {k: v for k, v in vars(args).items() if k != "run"}}

@@ -87,6 +87,8 @@ class ReduceLROnPlateau(Callback):
         self.scheduler_state = None
 
     def on_epoch_end(self, trainer, logs):
+        if self.monitor not in logs:
+            raise KeyError(f"ReduceLROnPlateau: '{self.monitor}' is not logged; logged are {sorted(logs)}")
         if self._scheduler is None:
             self._scheduler = lr_scheduler.ReduceLROnPlateau(trainer.optimizer, mode=self.mode, **self.kwargs)
             if self.scheduler_state:

@@ -21,6 +21,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from ..files import atomic_write
 from .archive import iter_files, restricted_load
 from .image_folder import load_image_folder
 
@@ -155,11 +156,7 @@ def _load(kind, path, progress):
         with np.load(cache, allow_pickle=False) as f:
             return CIFAR10(f["x_train"], f["y_train"], f["x_test"], f["y_test"], list(CLASSES), path)
     x_train, y_train, x_test, y_test = _read(kind, path, progress)
-    os.makedirs(os.path.dirname(cache), exist_ok=True)
-    tmp = cache + ".tmp"
-    with open(tmp, "wb") as f:
-        np.savez(f, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-    os.replace(tmp, cache)
+    atomic_write(cache, lambda f: np.savez(f, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test))
     return CIFAR10(x_train, y_train, x_test, y_test, list(CLASSES), path)
 
 
