@@ -111,3 +111,52 @@ def plot_series(series, path=None, xlabel="step", ylabel="", title=None, log=Fal
     ax.grid(alpha=0.3)
     ax.legend()
     return _finish(fig, path)
+
+
+def _as_image(image):
+    """(3, H, W) or (H, W, 3) or (H, W), uint8 or float -> something imshow shows, scaled to [0, 1] if float."""
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[0] in (1, 3):
+        image = image.transpose(1, 2, 0)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    if image.dtype != np.uint8:
+        low, high = float(image.min()), float(image.max())
+        image = (image - low) / (high - low) if high > low else np.zeros_like(image, dtype=np.float64)
+    return image
+
+
+def plot_image_grid(images, titles=None, path=None, overlays=None, cols=8, title_colors=None, suptitle=None,
+                    cmap="gray"):
+    """Images in a grid with a title each (for example "pred cat / true dog"), optionally with a heat map drawn
+    over each one (``overlays``: (N, H, W), such as saliency or Grad-CAM maps). Single-channel images use cmap."""
+    n = len(images)
+    cols = min(cols, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.7 * cols, 2.1 * rows), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k >= n:
+            continue
+        ax.imshow(_as_image(images[k]), cmap=cmap)
+        if overlays is not None:
+            ax.imshow(_as_image(overlays[k]), cmap="jet", alpha=0.45)
+        if titles:
+            ax.set_title(titles[k], fontsize=7, color=(title_colors[k] if title_colors else "black"))
+    if suptitle:
+        fig.suptitle(suptitle)
+    return _finish(fig, path)
+
+
+def plot_filters(weight, path=None, title="first-layer filters"):
+    """Convolution filters (C_out, C_in, KH, KW) as small images: RGB when C_in is 3, else channel 0."""
+    weight = np.asarray(weight)
+    images = weight if weight.shape[1] == 3 else weight[:, :1]
+    return plot_image_grid(images, path=path, cols=min(16, len(images)), suptitle=title)
+
+
+def plot_feature_maps(maps, path=None, title="feature maps", cols=8):
+    """The channels of one image's activations (C, H, W), one panel each."""
+    maps = np.asarray(maps)
+    return plot_image_grid(maps[:, None], [f"channel {i}" for i in range(len(maps))], path, cols=cols,
+                           suptitle=title, cmap="viridis")
