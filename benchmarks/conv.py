@@ -5,14 +5,13 @@
 Both run in this process on the same threads (PyTorch's intra-op threads = the BLAS threads NumPy uses, by
 default all cores). Reports median milliseconds and the ratio tinycnn / PyTorch.
 """
-import argparse
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import import_torch, median_times, stamp, write_section  # noqa: E402
+from harness import arguments, import_torch, median_times, stamp, write_section  # noqa: E402
 
 from tinycnn import nn  # noqa: E402
 
@@ -45,11 +44,7 @@ def torch_step(torch, C_in, C_out, H, stride, N):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--write", help="a Markdown file to write the table into")
-    args = parser.parse_args()
+    args = arguments(__doc__)
     torch = import_torch()
 
     rows = ["| conv (C_in->C_out, HxW, stride) | tinycnn ms | PyTorch ms | ratio |", "|---|---:|---:|---:|"]

@@ -3,6 +3,7 @@
 Absolute times on shared machines are noisy; the numbers that matter are ratios against a reference measured in
 the same process, on the same threads and shapes.
 """
+import argparse
 import datetime
 import os
 import platform
@@ -37,6 +38,15 @@ def median_times(fns, repeats=7, warmup=2):
             fn()
             ts.append(time.perf_counter() - start)
     return [statistics.median(ts) for ts in times]
+
+
+def arguments(doc):
+    """The benchmarks' shared command line: --batch, --repeats, --write."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--write", help="a Markdown file to write the table into")
+    return parser.parse_args()
 
 
 def import_torch():

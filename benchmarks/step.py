@@ -4,7 +4,6 @@ CIFAR-10 loading and augmentation throughput against what a training step consum
 
     python benchmarks/step.py [--batch 128] [--repeats 7] [--write benchmarks/RESULTS.md]
 """
-import argparse
 import os
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import import_torch, median_times, stamp, write_section  # noqa: E402
+from harness import arguments, import_torch, median_times, stamp, write_section  # noqa: E402
 
 import tinycnn  # noqa: E402
 from tinycnn import data, models, nn, optim  # noqa: E402
@@ -118,11 +117,7 @@ def loader_throughput(batch):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--write", help="a Markdown file to write the table into")
-    args = parser.parse_args()
+    args = arguments(__doc__)
     torch = import_torch()
     rows = ["| training step, batch %d | tinycnn | PyTorch CPU | ratio |" % args.batch, "|---|---:|---:|---:|"]
     step_ms = {}

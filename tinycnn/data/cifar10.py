@@ -14,7 +14,6 @@ allowed, the official archive is downloaded, checked against its md5, and used.
 """
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from collections import namedtuple
@@ -163,19 +162,12 @@ def _load(kind, path, progress):
 def download_file(url, target, md5, progress=True, timeout=30):
     """Download url to target through a temporary file that is renamed only once its md5 matches; on any
     failure (a wrong checksum, a dropped connection, Ctrl-C) the temporary file is removed."""
-    os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(target) + ".", suffix=".part",
-                               dir=os.path.dirname(target) or ".")
-    digest = hashlib.md5()
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+    def fetch(out):
+        digest, received = hashlib.md5(), 0
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
             bar = _bar(total, os.path.basename(target), progress)
-            received = 0
-            while True:
-                chunk = response.read(1 << 20)
-                if not chunk:
-                    break
+            while chunk := response.read(1 << 20):
                 out.write(chunk)
                 digest.update(chunk)
                 received += len(chunk)
@@ -188,12 +180,7 @@ def download_file(url, target, md5, progress=True, timeout=30):
         if digest.hexdigest() != md5:
             raise ValueError(f"download of {url}: md5 {digest.hexdigest()} does not match the expected {md5}; "
                              "nothing was kept")
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return target
+    return atomic_write(target, fetch)
 
 
 def _bar(total, name, enabled):
