@@ -9,5 +9,5 @@ from .backend import get_array_module, manual_seed, to_numpy, use
 from .gradcheck import gradcheck
 
 __version__ = "0.1.0"
-__all__ = ["nn", "optim", "functional", "backend", "use", "manual_seed", "get_array_module", "to_numpy",
+__all__ = ["nn", "optim", "functional", "models", "backend", "use", "manual_seed", "get_array_module", "to_numpy",
            "gradcheck"]
