@@ -10,7 +10,6 @@ import numpy as np
 
 import tinycnn
 from tinycnn import data, models, nn, optim, viz
-from tinycnn.functional import softmax
 from tinycnn.metrics import format_report
 from tinycnn.train import evaluate, report
 from course import arguments, cifar10, fit, subset

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import tinycnn
-from tinycnn import data, models, nn, optim
+from tinycnn import data, nn, optim
 from tinycnn.checkpoint import Checkpoint, save_checkpoint
 from tinycnn.cli import main as cli
 from tinycnn.train import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, Trainer, TrainingError, evaluate
@@ -119,7 +119,6 @@ def test_interrupted_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
 
 def test_checkpoint_never_unpickles(tmp_path):
     path = tmp_path / "evil.npz"
-    np.save(tmp_path / "x.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with open(path, "wb") as f:
         np.savez(f, **{"meta.json": np.array([{"a": 1}], dtype=object)})
     with pytest.raises(ValueError, match="not a readable tinycnn checkpoint"):

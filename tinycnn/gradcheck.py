@@ -18,7 +18,6 @@ import copy
 import numpy as np
 
 from .backend import get_array_module, to_numpy
-from .nn.module import Module
 
 
 class GradcheckReport:
