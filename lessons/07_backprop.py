@@ -44,5 +44,6 @@ for name, layer, shape in [
     errors[name] = report.max_error
 
 fig = viz.plot_bars(list(errors), list(errors.values()), os.path.join(args.out, "07_gradcheck.png"),
-                    title="largest relative error of each backward (log scale)", log=True)
+                    title="largest relative error of each backward", log=True, xlabel="relative error (log scale)",
+                    xlim=(1e-13, 1e-3), line=(1e-6, "gradcheck's tolerance 1e-6"), fmt="{:.1e}")
 print(f"figure: {args.out}/07_gradcheck.png")

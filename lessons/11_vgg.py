@@ -26,6 +26,14 @@ first_fc = big.classifier[0]
 print(f"  of which the first fully connected layer {first_fc.weight.shape}: "
       f"{first_fc.weight.data.size + first_fc.bias.data.size:,} "
       f"({(first_fc.weight.data.size + first_fc.bias.data.size) / big.num_parameters():.0%})")
+layers = [(name, m) for name, m in big.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+labels = [f"{name}: conv {m.in_channels}->{m.out_channels}" if isinstance(m, nn.Conv2d) else
+          f"{name}: linear {m.in_features}->{m.out_features}" for name, m in layers]
+counts = [sum(p.data.size for p in m.parameters()) for _, m in layers]
+fc6 = next(i for i, (_, m) in enumerate(layers) if isinstance(m, nn.Linear))          # the first linear layer
+viz.plot_bars(labels, counts, os.path.join(args.out, "11_vgg_parameters.png"), xlabel="parameters",
+              title=f"VGG-16: {big.num_parameters():,} parameters, {counts[fc6] / sum(counts):.0%} in one layer")
+print(f"figure: {args.out}/11_vgg_parameters.png")
 del big
 
 small = models.vgg11(cifar=True, width=0.25, batch_norm=True)
@@ -47,6 +55,3 @@ for _ in range(30 if args.full else 8):
     opt.step()
 print(f"fitting 64 images: loss {losses[0]:.3f} -> {losses[-1]:.3f}")
 assert losses[-1] < losses[0]
-viz.plot_bars([f"{r[0]} {r[2]}" for r in s.rows if r[3]], [r[3] for r in s.rows if r[3]],
-              os.path.join(args.out, "11_vgg_parameters.png"), title="parameters per layer, CIFAR VGG-11 (x0.25)")
-print(f"figure: {args.out}/11_vgg_parameters.png")

@@ -80,3 +80,22 @@ def test_max_pool_ties_go_to_the_first_maximum(xp):
     expected = np.zeros((4, 4))
     expected[::2, ::2] = 1
     np.testing.assert_array_equal(dx[0, 0], expected)
+
+
+@pytest.mark.parametrize("channels_major", [True, False], ids=["channels-major", "NCHW"])
+def test_batch_norm_and_relu_in_blocks_equal_the_reference(xp, channels_major):
+    # Large enough that the fast versions cut the work into blocks of channels and elements (parallel.spans).
+    rng = np.random.default_rng(3)
+    N, C, H, W = 16, 24, 16, 16
+    x = rng.standard_normal((C, N, H, W)).transpose(1, 0, 2, 3) * 3 + 1 if channels_major else \
+        rng.standard_normal((N, C, H, W)) * 3 + 1
+    gamma, beta, dy = rng.standard_normal(C), rng.standard_normal(C), rng.standard_normal((N, C, H, W))
+    to = xp.asarray
+    y, cache = F.batch_norm_forward(to(x), to(gamma), to(beta), to(np.zeros(C)), to(np.ones(C)), training=True)
+    np.testing.assert_allclose(to_numpy(y), naive.batch_norm_forward(x, gamma, beta), rtol=1e-10, atol=1e-10)
+    dx, dgamma, dbeta = F.batch_norm_backward(to(dy), cache)
+    for got, want in zip((dx, dgamma, dbeta), naive.batch_norm_backward(dy, x, gamma)):
+        np.testing.assert_allclose(to_numpy(got), want, rtol=1e-9, atol=1e-9)
+    r, _ = F.relu_forward(to(x))
+    np.testing.assert_array_equal(to_numpy(r), np.maximum(x, 0))
+    np.testing.assert_array_equal(to_numpy(F.relu_backward(to(dy), r)), dy * (x > 0))

@@ -4,7 +4,7 @@
     model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(16 * 32 * 32, 10))
     loss = loss_fn(model(x), y); opt.zero_grad(); model.backward(loss_fn.backward()); opt.step()
 """
-from . import backend, functional, models, nn, optim
+from . import allocator, backend, functional, models, nn, optim
 from .backend import get_array_module, manual_seed, to_numpy, use
 from .gradcheck import gradcheck
 

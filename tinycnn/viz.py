@@ -7,6 +7,7 @@ import matplotlib
 if not os.environ.get("DISPLAY") and os.environ.get("MPLBACKEND") is None:
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 
@@ -89,13 +90,27 @@ def plot_images(arrays, titles=None, path=None, annotate=None, cmap="viridis"):
     return _finish(fig, path)
 
 
-def plot_bars(labels, values, path=None, title=None, log=False):
-    """A horizontal bar per label."""
-    fig, ax = plt.subplots(figsize=(6, 0.45 * len(labels) + 1.2))
-    ax.barh(list(labels)[::-1], list(values)[::-1], color="tab:blue")
+def plot_bars(labels, values, path=None, title=None, log=False, xlabel="", xlim=None, line=None, fmt=None):
+    """A horizontal bar per label, its value written at its end (with the format string ``fmt``, else whole
+    numbers with thousands separators and others to 3 digits). ``line`` is (x, name): a dashed reference line,
+    such as a threshold."""
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(labels) + 1.4))
+    values = [float(v) for v in values]
+    bars = ax.barh(list(labels)[::-1], values[::-1], color="tab:blue")
+    ax.bar_label(bars, [fmt.format(v) if fmt else f"{v:,.0f}" if v.is_integer() else f"{v:.3g}"
+                        for v in values[::-1]], padding=3, fontsize=8)
     if log:
         ax.set_xscale("log")
-    ax.set(title=title or "")
+    else:
+        if max(values) >= 1e4:
+            ax.xaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=" "))       # 20 k, 40 M
+        ax.margins(x=0.2)                        # room for the numbers at the bars' ends
+    if line is not None:
+        ax.axvline(line[0], color="tab:red", linestyle="--", label=line[1])
+        ax.legend(loc="lower right")
+    if xlim is not None:
+        ax.set_xlim(*xlim)
+    ax.set(title=title or "", xlabel=xlabel)
     ax.grid(alpha=0.3, axis="x")
     return _finish(fig, path)
 

@@ -1,18 +1,29 @@
 """Element-wise activations. Each forward returns (y, cache) and each backward is dx = dy * f'(x),
 with f' written in terms of what the forward kept (usually y itself, which backward needs anyway)."""
+from .. import parallel
 from ..backend import get_array_module
 
 
 def relu_forward(x):
-    """y = max(x, 0); keeps y, from which backward reads where x > 0."""
+    """y = max(x, 0); keeps y, from which backward reads where x > 0. (Element-wise work runs in blocks on
+    both cores: tinycnn/parallel.py.)"""
     xp = get_array_module(x)
-    y = xp.maximum(x, 0)
+    y = parallel.elementwise(_max_with_zero, xp.empty_like(x), x)
     return y, y
 
 
 def relu_backward(dy, y):
     """dx = dy where x > 0 (that is, y > 0), else 0 (the subgradient 0 at x = 0, as PyTorch)."""
-    return dy * (y > 0)
+    xp = get_array_module(dy)
+    return parallel.elementwise(_pass_where_positive, xp.empty_like(dy), dy, y)
+
+
+def _max_with_zero(out, x):
+    get_array_module(x).maximum(x, 0, out=out)
+
+
+def _pass_where_positive(out, dy, y):
+    get_array_module(dy).multiply(dy, y > 0, out=out)
 
 
 def leaky_relu_forward(x, negative_slope=0.01):

@@ -109,3 +109,23 @@ def avg_pool2d_backward(dy, x, kernel_size, stride, padding):
     for oh, ow, rows, cols in _pool_windows(x.shape, kernel_size, stride, padding):
         dxp[:, :, rows, cols] += (dy[:, :, oh, ow] / (kernel_size[0] * kernel_size[1]))[:, :, None, None]
     return dxp[:, :, PH:PH + x.shape[2], PW:PW + x.shape[3]]
+
+
+def batch_norm_forward(x, gamma, beta, eps=1e-5):
+    """Training-mode batch norm, statistics over (N, H, W) for each channel: y = gamma * xhat + beta."""
+    mean = x.mean(axis=(0, 2, 3), keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=(0, 2, 3), keepdims=True)
+    xhat = (x - mean) / np.sqrt(var + eps)
+    return gamma.reshape(1, -1, 1, 1) * xhat + beta.reshape(1, -1, 1, 1)
+
+
+def batch_norm_backward(dy, x, gamma, eps=1e-5):
+    """(dx, dgamma, dbeta) of batch_norm_forward, by the chain rule through xhat, the mean and the variance:
+    dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sqrt(var + eps), with dxhat = gamma * dy."""
+    axes = (0, 2, 3)
+    mean = x.mean(axis=axes, keepdims=True)
+    std = np.sqrt(((x - mean) ** 2).mean(axis=axes, keepdims=True) + eps)
+    xhat = (x - mean) / std
+    dxhat = gamma.reshape(1, -1, 1, 1) * dy
+    dx = (dxhat - dxhat.mean(axis=axes, keepdims=True) - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True)) / std
+    return dx, (dy * xhat).sum(axis=axes), dy.sum(axis=axes)

@@ -12,6 +12,9 @@ In training the running statistics move towards the batch's, with the *unbiased*
 The arithmetic runs on the (C, m) matrix of rows "all values of one channel": a free view of tinycnn's
 channels-major activations (see im2col.py), so each per-channel sum is a contiguous row reduction.
 """
+from functools import partial
+
+from .. import parallel
 from ..backend import get_array_module
 
 
@@ -31,25 +34,33 @@ def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, mome
     """Returns (y, cache); in training, updates running_mean and running_var in place."""
     xp = get_array_module(x)
     x2 = channel_rows(x)                                             # (C, m)
-    m = x2.shape[1]
+    C, m = x2.shape
+    dtype = x2.dtype
+    xhat = xp.empty_like(x2)
+    y = xhat if gamma is None else xp.empty_like(x2)
     if training:
-        mean = x2.mean(axis=1)
-        xhat = x2 - mean[:, None]                                    # x - mean (normalised in place below)
-        var = xp.einsum("ij,ij->i", xhat, xhat) / m                  # sum((x - mean)^2) / m, no temporary
+        mean, var, inv_std = (xp.empty(C, dtype=dtype) for _ in range(3))
+    else:
+        mean, var = running_mean, running_var
+        inv_std = (1.0 / xp.sqrt(var + eps)).astype(dtype)
+
+    def normalize(rows):                           # a block of channels, start to end while it is in the cache
+        if training:
+            mean[rows] = x2[rows].mean(axis=1)
+        xp.subtract(x2[rows], mean[rows, None].astype(dtype), out=xhat[rows])              # x - mean
+        if training:
+            var[rows] = xp.einsum("ij,ij->i", xhat[rows], xhat[rows]) / m                # sum((x - mean)^2) / m
+            inv_std[rows] = 1.0 / xp.sqrt(var[rows] + eps)
+        xhat[rows] *= inv_std[rows, None]                                        # xhat = (x - mean) / sqrt(var + eps)
+        if gamma is not None:
+            xp.multiply(xhat[rows], gamma[rows, None], out=y[rows])               # y = gamma * xhat + beta
+            y[rows] += beta[rows, None]
+    parallel.run([partial(normalize, slice(c0, c1)) for c0, c1 in parallel.spans(C, m, xp=xp)], xp)
+    if training:
         running_mean *= 1 - momentum
         running_mean += momentum * mean
         running_var *= 1 - momentum
         running_var += momentum * var * (m / (m - 1))
-    else:
-        mean, var = running_mean, running_var
-        xhat = x2 - mean[:, None]
-    inv_std = 1.0 / xp.sqrt(var + eps)
-    xhat *= inv_std[:, None].astype(xhat.dtype)                      # xhat = (x - mean) / sqrt(var + eps)
-    if gamma is None:
-        y = xhat
-    else:
-        y = xhat * gamma[:, None]                                    # y = gamma * xhat + beta
-        y += beta[:, None]
     return from_channel_rows(y, x.shape), (xhat, gamma, inv_std, training)
 
 
@@ -65,15 +76,21 @@ def batch_norm_backward(dy, cache):
     xp = get_array_module(dy)
     xhat, gamma, inv_std, training = cache
     dy2 = channel_rows(dy)                                           # (C, m)
-    m = dy2.shape[1]
-    dbeta = dy2.sum(axis=1)
-    dgamma = xp.einsum("ij,ij->i", dy2, xhat)
-    scale = (inv_std if gamma is None else gamma * inv_std).astype(dy.dtype)[:, None]
-    if training:
-        dx = xhat * (-dgamma / m).astype(dy.dtype)[:, None]          # - xhat * dgamma / m
-        dx += dy2
-        dx -= (dbeta / m).astype(dy.dtype)[:, None]
-        dx *= scale
-    else:
-        dx = dy2 * scale
+    C, m = dy2.shape
+    dtype = xp.result_type(dy2, xhat)
+    dx = xp.empty(dy2.shape, dtype=dtype)
+    dgamma, dbeta = xp.empty(C, dtype=dtype), xp.empty(C, dtype=dtype)
+    scale = (inv_std if gamma is None else gamma * inv_std).astype(dtype)[:, None]
+
+    def gradient(rows):                            # a block of channels, start to end while it is in the cache
+        dbeta[rows] = dy2[rows].sum(axis=1)
+        dgamma[rows] = xp.einsum("ij,ij->i", dy2[rows], xhat[rows])
+        if training:
+            xp.multiply(xhat[rows], (-dgamma[rows] / m)[:, None], out=dx[rows])              # - xhat * dgamma / m
+            dx[rows] += dy2[rows]
+            dx[rows] -= (dbeta[rows] / m)[:, None]
+            dx[rows] *= scale[rows]
+        else:
+            xp.multiply(dy2[rows], scale[rows], out=dx[rows])
+    parallel.run([partial(gradient, slice(c0, c1)) for c0, c1 in parallel.spans(C, m, xp=xp)], xp)
     return from_channel_rows(dx, dy.shape), dgamma, dbeta
