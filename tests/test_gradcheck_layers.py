@@ -77,7 +77,9 @@ def test_padded_max_pool_on_all_negative_input(xp, rng):
     (lambda: nn.BatchNorm1d(4), (6, 4)),
     (lambda: nn.BatchNorm1d(3), (2, 3, 5)),
     (lambda: nn.BatchNorm2d(3, affine=False), (3, 3, 2, 2)),
-], ids=["2d", "2d batch 1", "1d (N, C)", "1d (N, C, L)", "2d no affine"])
+    (lambda: nn.BatchNormReLU2d(3), (4, 3, 3, 2)),
+    (lambda: nn.BatchNormReLU2d(3, affine=False), (3, 3, 2, 2)),
+], ids=["2d", "2d batch 1", "1d (N, C)", "1d (N, C, L)", "2d no affine", "2d + relu", "2d + relu no affine"])
 def test_batch_norm(xp, rng, layer, shape, training):
     bn = layer()
     bn.train(training)
@@ -149,7 +151,7 @@ class _BatchNormForgettingTheMean(nn.BatchNorm2d):
     """A classic bug: the backward of the eval-mode formula used in training (statistics treated as constants)."""
 
     def backward(self, dy):
-        xhat, gamma, inv_std, _ = self._pop_cache()
+        xhat, gamma, inv_std, _, _ = self._pop_cache()
         xhat = from_channel_rows(xhat, dy.shape)
         self.weight.accumulate((dy * xhat).sum(axis=(0, 2, 3)))
         self.bias.accumulate(dy.sum(axis=(0, 2, 3)))

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from tinycnn import functional as F
+from tinycnn import nn
 from tinycnn.backend import to_numpy
 from tinycnn.functional import naive
 
@@ -99,3 +100,16 @@ def test_batch_norm_and_relu_in_blocks_equal_the_reference(xp, channels_major):
     r, _ = F.relu_forward(to(x))
     np.testing.assert_array_equal(to_numpy(r), np.maximum(x, 0))
     np.testing.assert_array_equal(to_numpy(F.relu_backward(to(dy), r)), dy * (x > 0))
+
+
+def test_fused_batch_norm_relu_equals_batch_norm_then_relu(xp):
+    rng = np.random.default_rng(4)
+    x, dy = xp.asarray(rng.standard_normal((16, 24, 16, 16))), xp.asarray(rng.standard_normal((16, 24, 16, 16)))
+    separate, fused = nn.Sequential(nn.BatchNorm2d(24), nn.ReLU()), nn.BatchNormReLU2d(24)
+    separate[0].weight.data[...] = xp.asarray(rng.standard_normal(24))
+    separate[0].bias.data[...] = xp.asarray(rng.standard_normal(24))
+    fused.load_state_dict(separate[0].state_dict())                  # the same parameters and buffers
+    for training in (True, False):
+        separate.train(training), fused.train(training)
+        np.testing.assert_allclose(to_numpy(fused(x)), to_numpy(separate(x)), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(to_numpy(fused.backward(dy)), to_numpy(separate.backward(dy)), rtol=1e-5, atol=1e-6)

@@ -30,14 +30,15 @@ def from_channel_rows(rows, shape):
     return xp.moveaxis(rows.reshape((shape[1], shape[0]) + tuple(shape[2:])), 0, 1)
 
 
-def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
-    """Returns (y, cache); in training, updates running_mean and running_var in place."""
+def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5, relu=False):
+    """Returns (y, cache); in training, updates running_mean and running_var in place. With relu=True the ReLU
+    that usually follows is applied in the same pass, y = max(gamma * xhat + beta, 0)."""
     xp = get_array_module(x)
     x2 = channel_rows(x)                                             # (C, m)
     C, m = x2.shape
     dtype = x2.dtype
     xhat = xp.empty_like(x2)
-    y = xhat if gamma is None else xp.empty_like(x2)
+    y = xhat if gamma is None and not relu else xp.empty_like(x2)
     if training:
         mean, var, inv_std = (xp.empty(C, dtype=dtype) for _ in range(3))
     else:
@@ -55,13 +56,15 @@ def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, mome
         if gamma is not None:
             xp.multiply(xhat[rows], gamma[rows, None], out=y[rows])               # y = gamma * xhat + beta
             y[rows] += beta[rows, None]
+        if relu:
+            xp.maximum(xhat[rows] if gamma is None else y[rows], 0, out=y[rows])           # y = max(y, 0)
     parallel.run([partial(normalize, slice(c0, c1)) for c0, c1 in parallel.spans(C, m, xp=xp)], xp)
     if training:
         running_mean *= 1 - momentum
         running_mean += momentum * mean
         running_var *= 1 - momentum
         running_var += momentum * var * (m / (m - 1))
-    return from_channel_rows(y, x.shape), (xhat, gamma, inv_std, training)
+    return from_channel_rows(y, x.shape), (xhat, gamma, inv_std, training, y if relu else None)
 
 
 def batch_norm_backward(dy, cache):
@@ -72,9 +75,10 @@ def batch_norm_backward(dy, cache):
         dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
            = gamma * inv_std * (dy - dbeta / m - xhat * dgamma / m).
     In eval mode the statistics are constants: dx = gamma * inv_std * dy.
+    After a fused ReLU, dy first passes the ReLU: dy where y > 0, else 0.
     """
     xp = get_array_module(dy)
-    xhat, gamma, inv_std, training = cache
+    xhat, gamma, inv_std, training, relu_y = cache
     dy2 = channel_rows(dy)                                           # (C, m)
     C, m = dy2.shape
     dtype = xp.result_type(dy2, xhat)
@@ -83,14 +87,15 @@ def batch_norm_backward(dy, cache):
     scale = (inv_std if gamma is None else gamma * inv_std).astype(dtype)[:, None]
 
     def gradient(rows):                            # a block of channels, start to end while it is in the cache
-        dbeta[rows] = dy2[rows].sum(axis=1)
-        dgamma[rows] = xp.einsum("ij,ij->i", dy2[rows], xhat[rows])
+        g = dy2[rows] if relu_y is None else dy2[rows] * (relu_y[rows] > 0)            # through the fused ReLU
+        dbeta[rows] = g.sum(axis=1)
+        dgamma[rows] = xp.einsum("ij,ij->i", g, xhat[rows])
         if training:
             xp.multiply(xhat[rows], (-dgamma[rows] / m)[:, None], out=dx[rows])              # - xhat * dgamma / m
-            dx[rows] += dy2[rows]
+            dx[rows] += g
             dx[rows] -= (dbeta[rows] / m)[:, None]
             dx[rows] *= scale[rows]
         else:
-            xp.multiply(dy2[rows], scale[rows], out=dx[rows])
+            xp.multiply(g, scale[rows], out=dx[rows])
     parallel.run([partial(gradient, slice(c0, c1)) for c0, c1 in parallel.spans(C, m, xp=xp)], xp)
     return from_channel_rows(dx, dy.shape), dgamma, dbeta

@@ -61,6 +61,6 @@ def he_init(model):
 
 
 def conv_bn(in_channels, out_channels, kernel_size, stride=1, padding=0, eps=1e-5):
-    """Conv (no bias: batch norm's beta plays its part) -> BatchNorm -> ReLU."""
+    """Conv (no bias: batch norm's beta plays its part) -> BatchNorm -> ReLU (the last two fused)."""
     return nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=False),
-                         nn.BatchNorm2d(out_channels, eps=eps), nn.ReLU())
+                         nn.BatchNormReLU2d(out_channels, eps=eps))

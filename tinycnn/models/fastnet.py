@@ -25,9 +25,9 @@ from .sequential_models import SequentialClassifier
 def conv_group(in_channels, out_channels):
     return nn.Sequential(OrderedDict(
         conv1=nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False), pool=nn.MaxPool2d(2),
-        norm1=nn.BatchNorm2d(out_channels), relu1=nn.ReLU(),
+        norm1=nn.BatchNormReLU2d(out_channels),                               # batch norm and ReLU, fused
         conv2=nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
-        norm2=nn.BatchNorm2d(out_channels), relu2=nn.ReLU()))
+        norm2=nn.BatchNormReLU2d(out_channels)))
 
 
 def fastnet(num_classes=10, widths=(64, 128, 256), in_channels=3):

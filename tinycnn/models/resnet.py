@@ -3,7 +3,8 @@ pre-activation variant (He et al. 2016, "Identity Mappings in Deep Residual Netw
 
 A residual block computes y = relu(F(x) + shortcut(x)); its backward sums the two paths' gradients,
 dL/dx = dL/dF * dF/dx + dL/dshortcut, which for an identity shortcut is dL/dy (dF/dx + 1).
-Layer names follow torchvision (``layer1.0.conv1.weight``, ``layer2.0.downsample.0.weight``).
+Layer names follow torchvision (``layer1.0.conv1.weight``, ``layer2.0.downsample.0.weight``). Where batch norm
+is followed by a ReLU, the two are one fused layer, nn.BatchNormReLU2d (same parameters, one pass over the data).
 """
 from .. import nn
 from .common import Classifier, he_init
@@ -21,8 +22,7 @@ class BasicBlock(nn.Module):
 
     def __init__(self, in_channels, channels, stride=1, plain=False):
         self.conv1 = nn.Conv2d(in_channels, channels, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(channels)
-        self.relu = nn.ReLU()
+        self.bn1 = nn.BatchNormReLU2d(channels)             # relu(bn1(.))
         self.conv2 = nn.Conv2d(channels, channels, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(channels)
         self.relu2 = nn.ReLU()
@@ -32,7 +32,7 @@ class BasicBlock(nn.Module):
             if needs_projection and not plain else None
 
     def body(self):
-        return [self.conv1, self.bn1, self.relu, self.conv2, self.bn2]
+        return [self.conv1, self.bn1, self.conv2, self.bn2]
 
     def forward(self, x):
         out = x
@@ -59,11 +59,9 @@ class Bottleneck(BasicBlock):
 
     def __init__(self, in_channels, channels, stride=1, plain=False):
         self.conv1 = nn.Conv2d(in_channels, channels, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(channels)
-        self.relu = nn.ReLU()
+        self.bn1 = nn.BatchNormReLU2d(channels)             # relu(bn1(.))
         self.conv2 = nn.Conv2d(channels, channels, 3, stride, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(channels)
-        self.relu_b = nn.ReLU()
+        self.bn2 = nn.BatchNormReLU2d(channels)             # relu(bn2(.))
         self.conv3 = nn.Conv2d(channels, channels * 4, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(channels * 4)
         self.relu2 = nn.ReLU()
@@ -72,7 +70,7 @@ class Bottleneck(BasicBlock):
         self.downsample = _projection(in_channels, channels * 4, stride) if needs_projection and not plain else None
 
     def body(self):
-        return [self.conv1, self.bn1, self.relu, self.conv2, self.bn2, self.relu_b, self.conv3, self.bn3]
+        return [self.conv1, self.bn1, self.conv2, self.bn2, self.conv3, self.bn3]
 
 
 class PreActBlock(nn.Module):
@@ -82,30 +80,28 @@ class PreActBlock(nn.Module):
     expansion = 1
 
     def __init__(self, in_channels, channels, stride=1, plain=False):
-        self.bn1 = nn.BatchNorm2d(in_channels)
-        self.relu = nn.ReLU()
+        self.bn1 = nn.BatchNormReLU2d(in_channels)          # relu(bn1(.))
         self.conv1 = nn.Conv2d(in_channels, channels, 3, stride, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(channels)
-        self.relu2 = nn.ReLU()
+        self.bn2 = nn.BatchNormReLU2d(channels)             # relu(bn2(.))
         self.conv2 = nn.Conv2d(channels, channels, 3, 1, 1, bias=False)
         self.plain = plain
         self.downsample = nn.Conv2d(in_channels, channels, 1, stride, bias=False) \
             if (stride != 1 or in_channels != channels) and not plain else None
 
     def forward(self, x):
-        a = self.relu(self.bn1(x))                         # the projection sees the pre-activated input
-        out = self.conv2(self.relu2(self.bn2(self.conv1(a))))
+        a = self.bn1(x)                                    # the projection sees the pre-activated input
+        out = self.conv2(self.bn2(self.conv1(a)))
         if self.plain:
             return out
         return out + (x if self.downsample is None else self.downsample(a))
 
     def backward(self, dy):
-        da = self.conv1.backward(self.bn2.backward(self.relu2.backward(self.conv2.backward(dy))))
+        da = self.conv1.backward(self.bn2.backward(self.conv2.backward(dy)))
         if self.plain:
-            return self.bn1.backward(self.relu.backward(da))
+            return self.bn1.backward(da)
         if self.downsample is not None:
-            return self.bn1.backward(self.relu.backward(da + self.downsample.backward(dy)))
-        return self.bn1.backward(self.relu.backward(da)) + dy
+            return self.bn1.backward(da + self.downsample.backward(dy))
+        return self.bn1.backward(da) + dy
 
 
 class ResNet(Classifier):
@@ -119,8 +115,7 @@ class ResNet(Classifier):
         else:
             self.conv1 = nn.Conv2d(in_channels, stem_width, 7, 2, 3, bias=False)
         preact = block is PreActBlock
-        self.bn1 = nn.BatchNorm2d(stem_width) if not preact else None
-        self.relu = nn.ReLU() if not preact else None
+        self.bn1 = nn.BatchNormReLU2d(stem_width) if not preact else None      # relu(bn1(.))
         self.maxpool = None if cifar else nn.MaxPool2d(3, 2, 1)
         channels = stem_width
         for i, (blocks, width) in enumerate(zip(layers, widths)):
@@ -130,8 +125,7 @@ class ResNet(Classifier):
                 channels = width * block.expansion
             setattr(self, f"layer{i + 1}", nn.Sequential(*stage))
         self.num_stages = len(layers)
-        self.final_bn = nn.BatchNorm2d(channels) if preact else None
-        self.final_relu = nn.ReLU() if preact else None
+        self.final_bn = nn.BatchNormReLU2d(channels) if preact else None       # relu(final_bn(.))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.flatten = nn.Flatten()
         self.fc = nn.Linear(channels, num_classes)
@@ -139,8 +133,7 @@ class ResNet(Classifier):
 
     def parts(self):
         stages = [getattr(self, f"layer{i + 1}") for i in range(self.num_stages)]
-        layers = [self.conv1, self.bn1, self.relu, self.maxpool, *stages, self.final_bn, self.final_relu,
-                  self.avgpool, self.flatten, self.fc]
+        layers = [self.conv1, self.bn1, self.maxpool, *stages, self.final_bn, self.avgpool, self.flatten, self.fc]
         return [layer for layer in layers if layer is not None]      # None: left out by this variant
 
 

@@ -11,6 +11,7 @@ class _BatchNorm(Module):
     momentum=None gives the cumulative average over all batches seen."""
 
     buffer_names = ("running_mean", "running_var", "num_batches_tracked")
+    relu = False                   # True in BatchNormReLU2d
     _ranks = ()
     _expected = ""
 
@@ -40,7 +41,7 @@ class _BatchNorm(Module):
         gamma = self.weight.data if self.affine else None
         beta = self.bias.data if self.affine else None
         y, cache = F.batch_norm_forward(x, gamma, beta, self.running_mean, self.running_var, self.training,
-                                        momentum, self.eps)
+                                        momentum, self.eps, self.relu)
         self._cache, self._shape = cache, x.shape
         return y
 
@@ -67,3 +68,10 @@ class BatchNorm2d(_BatchNorm):
     """Batch norm over (N, C, H, W) inputs: statistics per channel over N, H and W."""
     _ranks = (4,)
     _expected = "(N, {C}, H, W)"
+
+
+class BatchNormReLU2d(BatchNorm2d):
+    """BatchNorm2d followed by ReLU, fused: y = max(gamma * xhat + beta, 0) computed, and differentiated, in one
+    pass over the data instead of two (PyTorch has it as torch.ao.nn.intrinsic.BNReLU2d). Its parameters and
+    buffers are BatchNorm2d's, so its state dict is that of a BatchNorm2d with a ReLU after it."""
+    relu = True
