@@ -48,10 +48,9 @@ correct = (p_vehicle > 0.5) == np.isin(y_test, VEHICLES)
 print(f"binary LeNet, vehicle or animal: test accuracy {correct.mean():.3f} (always 'animal' would score 0.6)")
 assert correct.mean() > 0.65
 
-vehicles, animals = np.flatnonzero(np.isin(y_test, VEHICLES))[:8], np.flatnonzero(~np.isin(y_test, VEHICLES))[:8]
-shown = np.stack([vehicles, animals], axis=1).reshape(-1)   # vehicle, animal, vehicle, animal, ...
+shown = np.concatenate([np.flatnonzero(y_test == c)[:2] for c in range(10)])   # two test images of each class
 titles = [f"{cifar.classes[y_test[i]]}: p(vehicle) {p_vehicle[i]:.2f}" for i in shown]
-viz.plot_image_grid(x_test[shown], titles, os.path.join(args.out, "06_lenet_binary.png"),
+viz.plot_image_grid(x_test[shown], titles, os.path.join(args.out, "06_lenet_binary.png"), cols=10,
                     title_colors=["green" if c else "red" for c in correct[shown]],
                     suptitle="binary LeNet on test images, vehicle or animal (green: right, red: wrong)")
 print(f"figure: {args.out}/06_lenet_binary.png")

@@ -31,11 +31,14 @@ rng = np.random.default_rng(0)
 x = rng.standard_normal((8, 3, 32, 32)).astype(np.float32)
 y = rng.integers(0, 10, 8)
 def without_batch_norm(net):
-    """Swap every BatchNorm2d for Identity and give every conv PyTorch's default initialisation (which shrinks
-    the signal at each ReLU layer): the setting in which deep plain nets lose their gradients."""
+    """Swap every BatchNorm2d for Identity (a fused BatchNormReLU2d for its ReLU) and give every conv PyTorch's
+    default initialisation (which shrinks the signal at each ReLU layer): the setting in which deep plain nets
+    lose their gradients."""
     for module in net.modules():
         for name, child in list(vars(module).items()):
-            if isinstance(child, nn.BatchNorm2d):
+            if isinstance(child, nn.BatchNormReLU2d):
+                setattr(module, name, nn.ReLU())
+            elif isinstance(child, nn.BatchNorm2d):
                 setattr(module, name, nn.Identity())
             elif isinstance(child, nn.Conv2d):
                 child.weight.data = nn.init.kaiming_uniform(child.weight.shape)

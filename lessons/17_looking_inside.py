@@ -23,7 +23,15 @@ fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=2e-3), x, y,
 model.eval()
 
 viz.plot_filters(model.features[0].weight.data, os.path.join(args.out, "17_filters.png"))
-shown = [int(np.flatnonzero(cifar.y_test == c)[0]) for c in range(8)]     # one test image of each of 8 classes
+# Where does the network look when it is right? For each class, the test image (of 1,000 drawn at random) that
+# it classifies right with the highest confidence; 8 classes of them.
+pool = np.random.default_rng(0).permutation(len(cifar.y_test))[:1000]
+x_pool, y_pool = data.normalize(cifar.x_test[pool], mean, std), cifar.y_test[pool]
+probs = np.concatenate([tinycnn.functional.softmax(model(x_pool[i:i + 250])) for i in range(0, 1000, 250)])
+right = probs.argmax(axis=1) == y_pool
+best = [int(np.argmax(np.where(right & (y_pool == c), probs[:, c], -1))) for c in range(10)]
+shown = pool[[i for i in best if right[i]][:8]]
+assert len(shown) >= 4, "fewer than 4 classes with a test image classified right"
 images = cifar.x_test[shown]
 x8 = data.normalize(images, mean, std)
 maps = model.features[:2](x8)                                 # conv1 + ReLU of the first test image: (64, 30, 30)
@@ -34,7 +42,7 @@ logits = model(x8)
 preds = logits.argmax(axis=1)
 onehot = np.eye(10, dtype=np.float32)[preds]
 saliency = np.abs(model.backward(onehot)).max(axis=1)        # (8, 32, 32): largest |dy_c/dx| over colours
-assert saliency.shape == (8, 32, 32) and saliency.max() > 0
+assert saliency.shape == (len(shown), 32, 32) and saliency.max() > 0
 
 # Grad-CAM on the last conv block's output: features[:5] gives A (N, 32, 13, 13).
 A = model.features[:5](x8)
@@ -46,8 +54,8 @@ cam = np.maximum((weights * A).sum(axis=1), 0)                # (N, 13, 13)
 cam = np.kron(cam, np.ones((3, 3)))[:, :32, :32]              # nearest upsampling onto 32x32 (39 -> 32)
 titles = [f"{cifar.classes[p]} / {cifar.classes[t]}" for p, t in zip(preds, cifar.y_test[shown])]
 viz.plot_image_grid(images, titles, os.path.join(args.out, "17_saliency.png"), overlays=saliency,
-                    suptitle="saliency |dL/dx| (predicted / true)")
+                    suptitle="saliency |dL/dx| on images classified right (predicted / true)")
 viz.plot_image_grid(images, titles, os.path.join(args.out, "17_gradcam.png"), overlays=cam,
-                    suptitle="Grad-CAM (predicted / true)")
+                    suptitle="Grad-CAM on images classified right (predicted / true)")
 print("predicted / true:", titles)
 print(f"figures: {args.out}/17_filters.png, 17_feature_maps.png, 17_saliency.png, 17_gradcam.png")

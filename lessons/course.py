@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from tinycnn import data
+from tinycnn import data, optim
 from tinycnn.train import Trainer
 
 
@@ -35,7 +35,10 @@ def subset(x, y, n, seed=0, classes=None):
     return x[keep], y[keep]
 
 
-def fit(model, loss_fn, optimizer, x, y, epochs, mean, std, batch_size=64, augment=None):
-    """Train quietly; returns the history (one dict per epoch)."""
+def fit(model, loss_fn, optimizer, x, y, epochs, mean, std, batch_size=64, augment=None, max_lr=None):
+    """Train quietly; returns the history (one dict per epoch). With max_lr, the learning rate follows a one-cycle
+    schedule up to max_lr and down to nearly zero, batch by batch."""
     loader = data.DataLoader(x, y, batch_size, shuffle=True, augment=augment, mean=mean, std=std)
-    return Trainer(model, loss_fn, optimizer, progress=False).fit(loader, epochs)
+    scheduler = None if max_lr is None else optim.OneCycleLR(optimizer, max_lr, epochs=epochs,
+                                                             steps_per_epoch=len(loader))
+    return Trainer(model, loss_fn, optimizer, scheduler, schedule="batch", progress=False).fit(loader, epochs)

@@ -18,7 +18,7 @@ parallel already), the chunks simply run one after another. ``TINYCNN_NUM_THREAD
 import ctypes
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from functools import partial
 
 import numpy as np
@@ -61,21 +61,33 @@ _lock = threading.Lock()
 
 
 def run(tasks, xp=np):
-    """Run the zero-argument functions ``tasks`` and return their results in order: on the thread pool when
-    that helps (NumPy arrays, OpenBLAS found, more than one core), else one by one."""
+    """Run the zero-argument functions ``tasks`` and return their results in order: on the cores when that
+    helps (NumPy arrays, OpenBLAS found, more than one core), else one by one. Each core takes one share of the
+    tasks, every workers-th one, the calling thread included: one hand-over per core, not one per task."""
     tasks = list(tasks)
     if xp is not np or workers < 2 or _set_blas_threads is None or len(tasks) < 2:
         return [task() for task in tasks]
     global _pool
     with _lock:                      # one parallel section at a time; a second caller waits its turn
         if _pool is None:
-            _pool = ThreadPoolExecutor(workers, thread_name_prefix="tinycnn")
+            _pool = ThreadPoolExecutor(workers - 1, thread_name_prefix="tinycnn")
         before = _get_blas_threads()
         _set_blas_threads(1)
+        shares = [tasks[i::workers] for i in range(workers)]
+        others = [_pool.submit(_run_all, share) for share in shares[1:]]
         try:
-            return list(_pool.map(lambda task: task(), tasks))
+            results = [_run_all(shares[0])] + [future.result() for future in others]
         finally:
+            wait(others)             # never leave a share running past this section, even after an error
             _set_blas_threads(before)
+    ordered = [None] * len(tasks)
+    for i, part in enumerate(results):
+        ordered[i::workers] = part
+    return ordered
+
+
+def _run_all(share):
+    return [task() for task in share]
 
 
 def spans(total, floats_per_unit, budget=BLOCK, xp=np):

@@ -1,0 +1,56 @@
+"""tinycnn.parallel: the tasks' results come back in order, every task runs once, an error in any task reaches
+the caller only after the other shares have finished, and OpenBLAS gets its thread count back."""
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from tinycnn import parallel
+
+
+@pytest.mark.parametrize("count", [2, 3, 7, 40])
+def test_results_come_back_in_order_and_each_task_runs_once(count):
+    calls = []
+    results = parallel.run([lambda i=i: calls.append(i) or i * i for i in range(count)])
+    assert results == [i * i for i in range(count)]
+    assert sorted(calls) == list(range(count))
+
+
+def test_an_error_is_raised_after_every_share_has_finished():
+    done = []
+
+    def slow(i):
+        time.sleep(0.05)
+        done.append(i)
+
+    def fail():
+        raise RuntimeError("task failed")
+    tasks = [fail] + [lambda i=i: slow(i) for i in range(1, 6)]
+    with pytest.raises(RuntimeError, match="task failed"):
+        parallel.run(tasks)
+    others = [i for i in range(1, 6) if i % parallel.workers != 0]    # the shares that fail's share does not hold
+    assert set(others) <= set(done)
+
+
+@pytest.mark.skipif(parallel.workers < 2 or parallel._get_blas_threads is None,
+                    reason="needs two cores and NumPy's OpenBLAS")
+def test_tasks_run_on_two_threads_and_blas_threads_are_restored():
+    before = parallel._get_blas_threads()
+    seen, inside = set(), []
+
+    def task():
+        seen.add(threading.get_ident())
+        inside.append(parallel._get_blas_threads())
+        time.sleep(0.02)
+    parallel.run([task] * 8)
+    assert len(seen) >= 2 and set(inside) == {1}
+    assert parallel._get_blas_threads() == before
+
+
+def test_elementwise_blocks_cover_the_whole_array_in_any_layout():
+    rng = np.random.default_rng(0)
+    for x in (rng.standard_normal((300, 500)), rng.standard_normal((40, 30, 200)).transpose(1, 0, 2),
+              rng.standard_normal((600, 400))[:, ::2]):                      # contiguous, permuted, strided
+        out = parallel.elementwise(lambda o, a: np.multiply(a, 2, out=o), np.empty_like(x), x)
+        np.testing.assert_array_equal(out, 2 * x)
