@@ -10,7 +10,8 @@ import tinycnn
 from tinycnn import data, nn, optim
 from tinycnn.checkpoint import Checkpoint, save_checkpoint
 from tinycnn.cli import main as cli
-from tinycnn.train import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, Trainer, TrainingError, evaluate
+from tinycnn.train import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, Trainer, TrainingError, evaluate, \
+    tta_views
 from cifar_fixtures import tiny_cifar, write_image_tree
 
 
@@ -36,6 +37,36 @@ def test_small_cnn_overfits_64_images():
     trainer.fit(loader, 40)
     result = evaluate(model, data.DataLoader(x, y, batch_size=64))
     assert result["acc"] == 1.0, result["acc"]
+
+
+def test_tta_views_flip_and_one_pixel_shifts_with_reflected_borders():
+    x = np.arange(2 * 3 * 4 * 4, dtype=np.float64).reshape(2, 3, 4, 4)
+    down_right = x[:, :, [1, 0, 1, 2]][..., [1, 0, 1, 2]]         # out[i, j] = x[i - 1, j - 1], x[-1] read as x[1]
+    up_left = x[:, :, [1, 2, 3, 2]][..., [1, 2, 3, 2]]            # out[i, j] = x[i + 1, j + 1], x[4] read as x[2]
+    expected = [(1 / 4, x), (1 / 4, x[..., ::-1]), (1 / 8, down_right), (1 / 8, down_right[..., ::-1]),
+                (1 / 8, up_left), (1 / 8, up_left[..., ::-1])]
+    views = tta_views(x, "flip-translate")
+    assert len(views) == len(expected)
+    for (weight, view), (want_weight, want) in zip(views, expected):
+        assert weight == want_weight
+        np.testing.assert_array_equal(view, want)
+    assert [w for w, _ in tta_views(x, True)] == [0.5, 0.5] and tta_views(x, False)[0][1] is x
+    with pytest.raises(ValueError, match="tta must be one of none, flip, flip-translate, got 'mirror'"):
+        tta_views(x, "mirror")
+
+
+def test_evaluate_averages_probabilities_over_tta_views():
+    tinycnn.manual_seed(0)
+    x, y = random_set(n=10, size=4)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 10))     # sees where every pixel is
+    loader = data.DataLoader(x, y, batch_size=4)
+    views = [evaluate(model, data.DataLoader(np.ascontiguousarray(v), y, batch_size=4))["probs"]
+             for _, v in tta_views(x, "flip-translate")]                  # normalising commutes with the views
+    want = sum(w * p for (w, _), p in zip(tta_views(x, "flip-translate"), views))
+    result = evaluate(model, loader, "flip-translate")
+    np.testing.assert_allclose(result["probs"], want, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(result["probs"], views[0], atol=1e-3)      # the views do change the answer
+    assert result["acc"] == (want.argmax(1) == y).mean()
 
 
 def make_trainer(tmp_path, fail_at=None, seed=5):

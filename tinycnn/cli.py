@@ -10,10 +10,16 @@ from .checkpoint import Checkpoint
 from .functional.loss import log_softmax
 from .metrics import format_report
 from .summary import summary
-from .train import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, Trainer, evaluate, report
+from .train import TTA_MODES, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, Trainer, evaluate, report
 
 IMAGENET_MODELS = {"alexnet", "googlenet", "densenet121", "resnet18", "resnet34", "resnet50", "resnet101",
                    "resnet152"} | {n for n in models.MODELS if n.startswith("vgg")}
+
+
+# --tta alone means "flip"; "--tta flip-translate" adds the one-pixel shifts (train.tta_views).
+TTA_ARGUMENT = dict(nargs="?", const="flip", default="none", choices=TTA_MODES,
+                    help="test-time augmentation when evaluating: flip (the default of --tta alone) averages with "
+                         "mirrored images; flip-translate also with images shifted by one pixel")
 
 
 def default_input_shape(name, config=None):
@@ -224,7 +230,7 @@ def parser():
     t.add_argument("--crop-padding", type=int, default=4, help="random crop after padding by this much")
     t.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
     t.add_argument("--cutout", type=int, default=0, help="cutout square size (0: off)")
-    t.add_argument("--tta", action="store_true", help="average predictions with mirrored images when evaluating")
+    t.add_argument("--tta", **TTA_ARGUMENT)
     t.add_argument("--val-fraction", type=float, default=0.1, help="training images held out for validation")
     t.add_argument("--subset", type=int, default=0, help="train on this many random training images only")
     t.add_argument("--early-stopping", type=int, default=0, metavar="PATIENCE", help="0: off")
@@ -239,7 +245,7 @@ def parser():
     e = sub.add_parser("eval", help="test loss, accuracy, per-class metrics and confusion matrix of a checkpoint")
     e.add_argument("checkpoint")
     e.add_argument("--data-dir")
-    e.add_argument("--tta", action="store_true")
+    e.add_argument("--tta", **TTA_ARGUMENT)
     e.add_argument("--batch-size", type=int, default=500)
     e.add_argument("--out", help="where to write metrics.json and confusion.png (default: beside the checkpoint)")
     e.add_argument("--device", choices=["cpu", "gpu"], default="cpu")

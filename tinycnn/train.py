@@ -111,19 +111,42 @@ class ModelCheckpoint(_Monitor):
             trainer.save(os.path.join(self.directory, "best.npz"))
 
 
+TTA_MODES = ("none", "flip", "flip-translate")
+
+
+def tta_views(x, tta):
+    """The test-time views of a batch x (N, C, H, W) and their weights, which sum to 1.
+
+    "none": the images. "flip": the images and their mirror images, 1/2 each. "flip-translate" (airbench's):
+    those two at 1/4 each, and both again shifted by one pixel up-left and one down-right (borders reflected),
+    1/8 each. True means "flip" and False "none"."""
+    tta = {True: "flip", False: "none"}.get(tta, tta)
+    if tta not in TTA_MODES:
+        raise ValueError(f"evaluate: tta must be one of {', '.join(TTA_MODES)}, got {tta!r}")
+    if tta == "none":
+        return [(1.0, x)]
+    flips = [(0.5, x), (0.5, x[..., ::-1])]
+    if tta == "flip":
+        return flips
+    xp = backend.get_array_module(x)
+    padded = xp.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="reflect")         # (N, C, H + 2, W + 2)
+    h, w = x.shape[2:]
+    shifts = [padded[:, :, :h, :w], padded[:, :, 2:, 2:]]                          # content moves down-right, up-left
+    return [(wt / 2, v) for wt, v in flips] + [(wt / 4, v) for s in shifts for wt, v in tta_views(s, "flip")]
+
+
 def evaluate(model, loader, tta=False):
-    """Predict every batch of ``loader`` in eval mode. With ``tta`` the class probabilities are averaged with
-    those of the mirrored images. Returns loss (cross-entropy of the probabilities), accuracy, probabilities
-    (N, C), predictions and labels, as NumPy arrays."""
+    """Predict every batch of ``loader`` in eval mode. With ``tta`` ("flip", or True; "flip-translate") the class
+    probabilities are the weighted mean over the views of tta_views. Returns loss (cross-entropy of the
+    probabilities), accuracy, probabilities (N, C), predictions and labels, as NumPy arrays."""
+    tta_views(np.zeros((1, 1, 2, 2)), tta)                                         # a bad mode fails before any work
     was_training = model.training
     model.eval()
     probs, labels = [], []
     try:
         for _, xb, yb in loader.batches(0):
             xp = backend.get_array_module(xb)
-            p = xp.exp(log_softmax(model(xb)))
-            if tta:
-                p = (p + xp.exp(log_softmax(model(xb[..., ::-1])))) / 2
+            p = sum(weight * xp.exp(log_softmax(model(view))) for weight, view in tta_views(xb, tta))
             probs.append(to_numpy(p))
             labels.append(to_numpy(yb))
     finally:
