@@ -203,6 +203,15 @@ def test_cli_end_to_end(tmp_path, monkeypatch, capsys):
     assert set(metrics["per_class"]) == set(data.CLASSES) and np.array(metrics["confusion_matrix"]).sum() == 12
     assert len(json.loads((out / "history.json").read_text())) == 2
     assert cli(["eval", str(out / "best.npz"), "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "ev")]) == 0
+    evaluations = {}
+    for tta in ("none", "flip", "flip-translate"):            # the mode reaches evaluate: each changes the loss
+        assert cli(["eval", str(out / "best.npz"), "--data-dir", str(tmp_path / "data"), "--tta", tta,
+                    "--out", str(tmp_path / tta)]) == 0
+        evaluations[tta] = json.loads((tmp_path / tta / "metrics.json").read_text())["loss"]
+    assert evaluations["none"] == json.loads((tmp_path / "ev" / "metrics.json").read_text())["loss"]
+    assert len(set(evaluations.values())) == 3, evaluations
+    with pytest.raises(SystemExit):
+        cli(["eval", str(out / "best.npz"), "--tta", "mirror"])
     image = next((tmp_path / "data" / "test").rglob("*.png"))
     assert cli(["predict", str(out / "best.npz"), str(image), "--plot", str(tmp_path / "p.png"), "--top-k", "2"]) == 0
     text = capsys.readouterr().out
@@ -210,3 +219,14 @@ def test_cli_end_to_end(tmp_path, monkeypatch, capsys):
     assert cli(args + ["--epochs", "3", "--resume", str(out / "last.npz")]) == 0
     assert "resumed from" in capsys.readouterr().out
     assert len(json.loads((out / "history.json").read_text())) == 3
+
+
+def test_make_train_default_recipe_is_a_valid_command_line():
+    """`make train` passes TRAIN_ARGS from the Makefile to the train command: a typo there would only show after
+    the environment is built and the data loaded; here it fails at once."""
+    import shlex
+    from tinycnn.cli import parser
+    makefile = open(os.path.join(os.path.dirname(__file__), os.pardir, "Makefile")).read().replace("\\\n", " ")
+    line = next(line for line in makefile.splitlines() if line.startswith("TRAIN_ARGS ?="))
+    args = parser().parse_args(["train"] + shlex.split(line.split("?=", 1)[1]))
+    assert args.model in {"fastnet", "resnet20"} and args.epochs > 0 and args.out.startswith("runs/")
