@@ -29,7 +29,7 @@ def fastnet_step(batch):
     def step():
         loss_fn(model(x), y)
         opt.zero_grad()
-        model.backward(loss_fn.backward())
+        model.backward(loss_fn.backward(), need_dx=False)       # as the training loop: no dL/d(images)
         opt.step()
     return step
 

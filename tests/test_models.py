@@ -73,6 +73,50 @@ def test_full_size_models_forward_backward_at_reduced_input(name, size):
     run_forward_backward(models.get_model(name, num_classes=7), (2, 3, size, size), 7)
 
 
+@pytest.mark.parametrize("name, kwargs", [("simple_cnn", {}), ("alexnet_cifar", {}), ("resnet20", {}),
+                                          ("resnet20", dict(preact=True)), ("densenet_cifar", {}),
+                                          ("fastnet", dict(widths=(8, 8, 16))),
+                                          ("googlenet", dict(cifar=True, num_classes=10))])
+def test_training_backward_without_input_gradient(name, kwargs):
+    """model.backward(dy, need_dx=False), as the training loop calls it: the same parameter gradients, None for
+    dL/dx, and the layers before the first trainable one not run backward at all."""
+    tinycnn.manual_seed(0)
+    model = models.get_model(name, **kwargs)
+    x = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    if name == "fastnet":
+        model.features.whiten.bias.requires_grad = False                # the whole first layer frozen
+    loss_fn = nn.CrossEntropyLoss()
+    if not model.skips_dx:                         # GoogLeNet's backward also takes its auxiliary heads' gradients
+        assert name == "googlenet"
+        return
+    grads = []
+    for need_dx in (True, False):
+        for p in model.parameters():
+            p.grad = None
+        tinycnn.manual_seed(1)                                          # the same dropout masks both times
+        loss_fn(model(x), np.array([3, 7]))
+        dx = model.backward(loss_fn.backward(), need_dx=need_dx)
+        assert (dx is None) == (not need_dx)
+        grads.append({n: p.grad for n, p in model.named_parameters()})
+    for n, p in model.named_parameters():
+        if p.requires_grad:
+            np.testing.assert_allclose(grads[1][n], grads[0][n], rtol=1e-5, atol=1e-7, err_msg=n)
+        else:
+            assert grads[1][n] is None, n
+    if name == "fastnet":                           # the frozen whitening layer never ran backward
+        assert model.features.whiten._cache is not None and model.features.group1.conv1._cache is None
+
+
+def test_training_backward_with_a_frozen_backbone_runs_the_head_only():
+    tinycnn.manual_seed(0)
+    model = models.resnet20().freeze_backbone()
+    loss_fn = nn.CrossEntropyLoss()
+    loss_fn(model(np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)), np.array([1, 2]))
+    assert model.backward(loss_fn.backward(), need_dx=False) is None
+    assert model.fc.weight.grad is not None and model.layer3[-1].conv2._cache is not None   # not run backward
+    assert all(p.grad is None for p in model.backbone_parameters())
+
+
 @pytest.mark.parametrize("kwargs", [dict(plain=True), dict(preact=True)], ids=["plain", "preact"])
 def test_resnet_variants(kwargs):
     run_forward_backward(models.resnet20(**kwargs), (2, 3, 32, 32), 10)

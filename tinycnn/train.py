@@ -207,7 +207,11 @@ class Trainer:
             raise TrainingError(f"the loss became {loss} at epoch {epoch + 1}, batch {b + 1} (learning rate "
                                 f"{lr:.3g}): training diverged; lower the learning rate or check the data")
         self.optimizer.zero_grad()
-        self.model.backward(self.loss_fn.backward())
+        dlogits = self.loss_fn.backward()
+        if self.model.skips_dx:                                      # no one needs dL/d(images)
+            self.model.backward(dlogits, need_dx=False)
+        else:
+            self.model.backward(dlogits)
         self.optimizer.step()
         self.last_lr = self.optimizer.param_groups[0]["lr"]          # the rate this step used
         if self.scheduler is not None and self.schedule == "batch":

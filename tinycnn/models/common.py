@@ -1,6 +1,7 @@
 """What the model zoo shares: the backbone/head split for transfer learning, and He initialisation."""
 from .. import nn
 from ..nn import init
+from ..nn.containers import chain_backward
 
 
 class Classifier(nn.Module):
@@ -21,10 +22,10 @@ class Classifier(nn.Module):
             x = part(x)
         return x
 
-    def backward(self, dy):
-        for part in reversed(self.parts()):
-            dy = part.backward(dy)
-        return dy
+    skips_dx = True          # a subclass that overrides backward without need_dx sets it back to False
+
+    def backward(self, dy, need_dx=True):
+        return chain_backward(self.parts(), dy, need_dx)
 
     def head_parameters(self):
         return getattr(self, self.head).parameters()

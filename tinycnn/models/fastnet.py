@@ -30,8 +30,12 @@ def conv_group(in_channels, out_channels):
         norm2=nn.BatchNormReLU2d(out_channels)))
 
 
-def fastnet(num_classes=10, widths=(64, 128, 256), in_channels=3):
-    """The network above; ``widths`` of the three groups (airbench94 uses 64, 256, 256 on a GPU)."""
+def fastnet(num_classes=10, widths=(64, 128, 256), in_channels=3, train_whiten_bias=True):
+    """The network above; ``widths`` of the three groups (airbench94 uses 64, 256, 256 on a GPU).
+
+    ``train_whiten_bias=False`` freezes the whitening layer's bias too (airbench trains it for the first few
+    epochs only). Then nothing before the first group learns, and training need not send gradients back
+    through the first group's convolution and the whitening layer: a step about 10% faster on a CPU."""
     w1, w2, w3 = widths
     whiten_channels = 2 * in_channels * 2 * 2
     features = nn.Sequential(OrderedDict(
@@ -40,6 +44,7 @@ def fastnet(num_classes=10, widths=(64, 128, 256), in_channels=3):
         pool=nn.MaxPool2d(3)))
     model = he_init(SequentialClassifier(features, nn.Linear(w3, num_classes, bias=False)))
     model.features.whiten.weight.requires_grad = False          # set from data by init_whitening, then frozen
+    model.features.whiten.bias.requires_grad = train_whiten_bias
     return model
 
 

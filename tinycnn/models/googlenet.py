@@ -53,6 +53,8 @@ class GoogLeNet(Classifier):
     for 32x32 images, keeping all nine Inception blocks. Pools are 3x3/2 with padding 1 (the paper's "same"
     padding; torchvision's ceil_mode gives the same sizes on these inputs)."""
 
+    skips_dx = False                       # its backward (the auxiliary heads' gradients) always returns dx
+
     def __init__(self, num_classes=1000, aux_logits=True, cifar=False, paper_5x5=False, dropout=0.2):
         if cifar:
             stem = OrderedDict(conv1=basic_conv(3, 192, 3, padding=1))

@@ -32,10 +32,28 @@ class Sequential(Module):
             x = layer(x)
         return x
 
-    def backward(self, dy):
-        for layer in reversed(self.children()):
-            dy = layer.backward(dy)
-        return dy
+    skips_dx = True
+
+    def backward(self, dy, need_dx=True):
+        return chain_backward(self.children(), dy, need_dx)
+
+
+def chain_backward(layers, dy, need_dx=True):
+    """dL/dx of a chain of layers (given in forward order): dy through their backward passes in reverse.
+
+    With need_dx=False (the training loop: the images are not learned) the work that only serves dL/dx is left
+    out: the layers before the first one with trainable parameters (fastnet's frozen whitening layer and its
+    ReLU) are not run backward at all, that first layer is asked for its parameter gradients only when it
+    ``skips_dx``, and None is returned."""
+    start = 0
+    if not need_dx:
+        start = next((i for i, layer in enumerate(layers)
+                      if any(p.requires_grad for p in layer.parameters())), len(layers))
+    for i in range(len(layers) - 1, start - 1, -1):
+        if i == start and not need_dx and layers[i].skips_dx:
+            return layers[i].backward(dy, need_dx=False)
+        dy = layers[i].backward(dy)
+    return dy if need_dx else None
 
 
 class Residual(Module):

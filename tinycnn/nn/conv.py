@@ -48,11 +48,13 @@ class Conv2d(Module):
         self._cache = (cache, y.shape)
         return y
 
-    def backward(self, dy):
+    skips_dx = True
+
+    def backward(self, dy, need_dx=True):
         cache, y_shape = self._pop_cache()
         check_grad(self, dy, y_shape)
         has_bias = self.bias is not None and self.bias.requires_grad
-        dx, dW, db = F.conv2d_backward(dy, cache, need_dW=self.weight.requires_grad, need_db=has_bias)
+        dx, dW, db = F.conv2d_backward(dy, cache, need_dx, need_dW=self.weight.requires_grad, need_db=has_bias)
         if dW is not None:
             self.weight.accumulate(dW)       # dW = col.T @ dY
         if db is not None:

@@ -24,7 +24,9 @@ class Linear(Module):
         self._cache = (x, y.shape)
         return y
 
-    def backward(self, dy):
+    skips_dx = True
+
+    def backward(self, dy, need_dx=True):
         x, y_shape = self._pop_cache()
         check_grad(self, dy, y_shape)
         dy2 = dy.reshape(-1, self.out_features)
@@ -32,7 +34,7 @@ class Linear(Module):
             self.weight.accumulate(dy2.T @ x.reshape(-1, self.in_features))   # dW = dY.T @ X
         if self.bias is not None and self.bias.requires_grad:
             self.bias.accumulate(dy2.sum(axis=0))                              # db = sum of dY over rows
-        return dy @ self.weight.data                                           # dX = dY @ W
+        return dy @ self.weight.data if need_dx else None                     # dX = dY @ W
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -52,6 +52,10 @@ class Module:
     training = True
     buffer_names = ()
     _cache = None
+    # True where backward(dy, need_dx=False) is understood: the parameter gradients only, no input gradient,
+    # returns None. Nothing needs dL/dx of the images when training, and for a first convolution computing it
+    # costs as much as its weight gradient (see chain_backward).
+    skips_dx = False
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
