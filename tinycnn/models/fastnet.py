@@ -35,7 +35,8 @@ def fastnet(num_classes=10, widths=(64, 128, 256), in_channels=3, train_whiten_b
 
     ``train_whiten_bias=False`` freezes the whitening layer's bias too (airbench trains it for the first few
     epochs only). Then nothing before the first group learns, and training need not send gradients back
-    through the first group's convolution and the whitening layer: a step about 10% faster on a CPU."""
+    through the first group's convolution and the whitening layer: a step about 10% faster on a CPU, but 0.6
+    points less test accuracy in the one 9-epoch run that tried it (benchmarks/RESULTS.md, run 6)."""
     w1, w2, w3 = widths
     whiten_channels = 2 * in_channels * 2 * 2
     features = nn.Sequential(OrderedDict(
