@@ -117,6 +117,28 @@ def test_training_backward_with_a_frozen_backbone_runs_the_head_only():
     assert all(p.grad is None for p in model.backbone_parameters())
 
 
+@pytest.mark.parametrize("c_in, c_out", [(4, 6), (6, 4)])
+def test_identity_init_passes_channels_through(c_in, c_out):
+    """After identity_init a 3x3 'same' convolution copies input channel i to output channel i, for the
+    min(C_in, C_out) first channels; the other filters keep their random values."""
+    from tinycnn.models.fastnet import identity_init
+    tinycnn.manual_seed(0)
+    conv = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
+    before = conv.weight.data.copy()
+    identity_init(conv)
+    x = np.random.default_rng(0).standard_normal((2, c_in, 5, 7)).astype(np.float32)
+    n = min(c_in, c_out)
+    np.testing.assert_array_equal(conv(x)[:, :n], x[:, :n])
+    np.testing.assert_array_equal(conv.weight.data[n:], before[n:])
+    model = models.fastnet(widths=(8, 16, 16), identity=True)
+    for group in ("group1", "group2", "group3"):
+        for conv in (getattr(model.features, group).conv1, getattr(model.features, group).conv2):
+            w = conv.weight.data
+            k = min(w.shape[:2])
+            assert (w[:k].sum(axis=(2, 3)) == np.eye(k, w.shape[1])).all(), group
+            assert w[:k, :, 1, 1].trace() == k
+
+
 @pytest.mark.parametrize("kwargs", [dict(plain=True), dict(preact=True)], ids=["plain", "preact"])
 def test_resnet_variants(kwargs):
     run_forward_backward(models.resnet20(**kwargs), (2, 3, 32, 32), 10)

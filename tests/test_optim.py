@@ -92,6 +92,59 @@ def test_optimizer_state_dict_round_trip(xp):
     np.testing.assert_allclose(to_numpy(q.data), to_numpy(p.data), rtol=1e-12)
 
 
+@pytest.mark.parametrize("k, alpha", [(2, 0.5), (3, lambda t: 1.0 / t)])
+def test_lookahead_matches_the_rule(xp, k, alpha):
+    lr, momentum = 0.05, 0.9
+    got = run(xp, lambda ps: optim.Lookahead(optim.SGD(ps, lr=lr, momentum=momentum), k=k, alpha=alpha), W0)
+    fast, slow, buf = W0.copy(), W0.copy(), None
+    for t in range(1, STEPS + 1):
+        g = grad_of(fast)
+        buf = g.copy() if buf is None else momentum * buf + g
+        fast = fast - lr * buf
+        if t % k == 0:
+            a = alpha(t) if callable(alpha) else alpha
+            slow = slow + a * (fast - slow)
+            fast = slow.copy()
+    np.testing.assert_allclose(got, fast, rtol=1e-12)
+    plain = run(xp, lambda ps: optim.SGD(ps, lr=lr, momentum=momentum), W0)
+    assert not np.allclose(got, plain)                          # the averaging changed something
+
+
+def test_lookahead_state_round_trip_and_frozen_parameters(xp):
+    """A Lookahead rebuilt from state_dict (as a resumed run) takes the same steps as the original; a frozen
+    parameter is left alone."""
+    def make(w):
+        p, frozen = Parameter(xp.asarray(w.copy())), Parameter(xp.ones(2))
+        frozen.requires_grad = False
+        return p, frozen, optim.Lookahead(optim.SGD([p, frozen], lr=0.1, momentum=0.9), k=4, alpha=0.3)
+
+    def steps(p, frozen, opt, n):
+        for _ in range(n):
+            opt.zero_grad()
+            p.grad, frozen.grad = xp.asarray(grad_of(to_numpy(p.data))), xp.ones(2)
+            opt.step()
+
+    p, frozen, opt = make(W0)
+    steps(p, frozen, opt, 6)                                     # stops between two syncs
+    q, _, opt2 = make(to_numpy(p.data))
+    opt2.load_state_dict(opt.state_dict())
+    assert opt2.param_groups[0]["lookahead_steps"] == 6 and "slow" in opt2.state_dict()["state"][0]
+    steps(p, frozen, opt, 5)
+    steps(q, frozen, opt2, 5)
+    np.testing.assert_allclose(to_numpy(q.data), to_numpy(p.data), rtol=1e-12)
+    np.testing.assert_allclose(to_numpy(frozen.data), 1.0)
+
+
+def test_lookahead_schedule_and_errors():
+    alpha = optim.ema_alpha(100, k=5, batch_size=1024, decay=0.95, power=3)
+    assert alpha(0) == 1.0                                       # at first the slow weights follow the fast ones
+    assert alpha(50) == pytest.approx(1 - 0.95 ** 5 / 8)
+    assert alpha(100) == pytest.approx(1 - 0.95 ** 5)
+    assert optim.ema_alpha(100, k=5, batch_size=64)(100) == pytest.approx(1 - 0.95 ** (5 * 64 / 1024))
+    with pytest.raises(ValueError, match="Lookahead: k must be at least 1, got 0"):
+        optim.Lookahead(optim.SGD([Parameter(np.zeros(1))], lr=0.1), k=0)
+
+
 def lrs(make, steps, base_lr=0.1, **opt_kwargs):
     opt = optim.SGD([Parameter(np.zeros(1))], lr=base_lr, **opt_kwargs)
     sched = make(opt)

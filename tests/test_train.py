@@ -10,8 +10,8 @@ import tinycnn
 from tinycnn import data, nn, optim
 from tinycnn.checkpoint import Checkpoint, save_checkpoint
 from tinycnn.cli import main as cli
-from tinycnn.train import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, Trainer, TrainingError, evaluate, \
-    tta_views
+from tinycnn.train import EarlyStopping, FreezeAfter, ModelCheckpoint, ReduceLROnPlateau, Trainer, TrainingError, \
+    evaluate, tta_views
 from cifar_fixtures import tiny_cifar, write_image_tree
 
 
@@ -69,12 +69,15 @@ def test_evaluate_averages_probabilities_over_tta_views():
     assert result["acc"] == (want.argmax(1) == y).mean()
 
 
-def make_trainer(tmp_path, fail_at=None, seed=5):
-    """A trainer that gets a Ctrl-C (SIGINT) in the middle of its fail_at-th step."""
+def make_trainer(tmp_path, fail_at=None, seed=5, lookahead=False, freeze=None):
+    """A trainer that gets a Ctrl-C (SIGINT) in the middle of its fail_at-th step; with ``lookahead``, its SGD
+    inside a Lookahead; with ``freeze`` = (name, epochs), a FreezeAfter callback."""
     tinycnn.manual_seed(1)
     model = nn.Sequential(small_cnn().children()[0], nn.BatchNorm2d(16), nn.ReLU(), nn.Dropout(0.2),
                           nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
     opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3)
+    if lookahead:
+        opt = optim.Lookahead(opt, k=5, alpha=optim.ema_alpha(3 * 4, k=5, batch_size=12))
     sched = optim.OneCycleLR(opt, max_lr=0.1, total_steps=3 * 4)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
     if fail_at is not None:
@@ -88,6 +91,8 @@ def make_trainer(tmp_path, fail_at=None, seed=5):
             return forward(*args)
         loss_fn.forward = failing
     callbacks = [ModelCheckpoint(str(tmp_path), monitor="val_acc"), EarlyStopping(patience=10)]
+    if freeze:
+        callbacks.append(FreezeAfter(model, *freeze))
     return Trainer(model, loss_fn, opt, sched, "batch", callbacks, seed, str(tmp_path), {"model": "test"},
                    progress=False)
 
@@ -98,15 +103,17 @@ def loaders(seed=5):
     return train, data.DataLoader(x[48:], y[48:], batch_size=16)
 
 
-def test_resume_after_ctrl_c_matches_an_uninterrupted_run(tmp_path, capsys):
-    straight = make_trainer(tmp_path / "a")
+@pytest.mark.parametrize("options", [{}, {"lookahead": True, "freeze": ("0.bias", 1)}],
+                         ids=["sgd", "lookahead+freeze"])
+def test_resume_after_ctrl_c_matches_an_uninterrupted_run(tmp_path, capsys, options):
+    straight = make_trainer(tmp_path / "a", **options)
     straight.fit(loaders()[0], 3, loaders()[1])
 
-    interrupted = make_trainer(tmp_path / "b", fail_at=6)        # dies in the middle of epoch 2
+    interrupted = make_trainer(tmp_path / "b", fail_at=6, **options)        # dies in the middle of epoch 2
     interrupted.fit(loaders()[0], 3, loaders()[1])
     out = capsys.readouterr().out
     assert interrupted.stop == "interrupted" and "interrupted at epoch 2, batch 2" in out, out
-    resumed = make_trainer(tmp_path / "c").resume(str(tmp_path / "b" / "last.npz"))
+    resumed = make_trainer(tmp_path / "c", **options).resume(str(tmp_path / "b" / "last.npz"))
     assert (resumed.epoch, resumed.batch) == (1, 2)
     resumed.fit(loaders()[0], 3, loaders()[1])
 
@@ -115,6 +122,22 @@ def test_resume_after_ctrl_c_matches_an_uninterrupted_run(tmp_path, capsys):
     assert [h["train_loss"] for h in straight.history] == [h["train_loss"] for h in resumed.history]
     assert [h["val_acc"] for h in straight.history] == [h["val_acc"] for h in resumed.history]
     assert straight.optimizer.param_groups[0]["lr"] == resumed.optimizer.param_groups[0]["lr"]
+
+
+def test_freeze_after_trains_a_parameter_for_the_first_epochs_only(tmp_path):
+    trainer = make_trainer(tmp_path, freeze=("0.bias", 1))
+    bias, weight = trainer.model.children()[0].bias, trainer.model.children()[0].weight
+    start = bias.data.copy()
+    trainer.fit(loaders()[0], 1, loaders()[1])
+    after_one = bias.data.copy()
+    assert not np.allclose(after_one, start) and bias.requires_grad      # trained in epoch 1
+    weight_after_one = weight.data.copy()
+    trainer.fit(loaders()[0], 3, loaders()[1])
+    np.testing.assert_array_equal(bias.data, after_one)                 # then frozen
+    assert not bias.requires_grad and not np.allclose(weight.data, weight_after_one)
+    with pytest.raises(ValueError, match="FreezeAfter: no parameter is named '0.bia' or under it; the model "
+                                         "has 0.weight, 0.bias, 1.weight"):
+        FreezeAfter(trainer.model, "0.bia", 1)
 
 
 def test_checkpoint_round_trip_and_wrong_architecture(tmp_path):
@@ -219,6 +242,33 @@ def test_cli_end_to_end(tmp_path, monkeypatch, capsys):
     assert cli(args + ["--epochs", "3", "--resume", str(out / "last.npz")]) == 0
     assert "resumed from" in capsys.readouterr().out
     assert len(json.loads((out / "history.json").read_text())) == 3
+
+
+def test_cli_lookahead_freeze_after_and_identity_init(tmp_path, monkeypatch, capsys):
+    """The airbench options reach the run: the checkpoint holds Lookahead's slow weights, the whitening bias
+    stops changing after its one epoch, and bad values are refused with a message."""
+    monkeypatch.setenv("TINYCNN_CACHE", str(tmp_path / "cache"))
+    write_image_tree(str(tmp_path / "data"), tiny_cifar(per_batch=8, test=12))
+    args = ["train", "--model", "fastnet", "--model-arg", "widths=8,8,16", "--model-arg", "identity=true",
+            "--batch-size", "8", "--val-fraction", "0", "--data-dir", str(tmp_path / "data"), "--no-progress",
+            "--schedule", "none", "--lookahead", "--freeze-after", "features.whiten.bias=1"]
+    biases, head = [], []
+    for epochs in (1, 2, 3):
+        resume = ["--resume", str(tmp_path / "run" / "last.npz")] if epochs > 1 else []
+        assert cli(args + ["--epochs", str(epochs), "--out", str(tmp_path / "run")] + resume) == 0
+        ckpt = Checkpoint(str(tmp_path / "run" / "last.npz"))
+        biases.append(ckpt.model_state["features.whiten.bias"])
+        head.append(ckpt.model_state["classifier.weight"])
+    assert ckpt.meta["optimizer"]["type"] == "Lookahead" and ckpt.meta["model"]["config"]["identity"] is True
+    assert any(name.endswith("/slow") for name in ckpt._optim_arrays)
+    np.testing.assert_array_equal(biases[1], biases[0])          # frozen after epoch 1, resumed or not
+    np.testing.assert_array_equal(biases[2], biases[0])
+    assert not np.array_equal(head[2], head[1])                  # while the rest trains on
+    for bad, message in [("features.whiten.bias=x", "expects NAME=EPOCHS"), ("whiten=2", "no parameter is named")]:
+        with pytest.raises(SystemExit, match=message):
+            cli(args[:-1] + [bad, "--epochs", "1", "--out", str(tmp_path / "bad")])
+    with pytest.raises(SystemExit, match="40 training images make no full batch of --batch-size 64"):
+        cli(args + ["--epochs", "1", "--batch-size", "64", "--out", str(tmp_path / "bad")])
 
 
 def test_make_train_default_recipe_is_a_valid_command_line():

@@ -10,7 +10,8 @@ from .checkpoint import Checkpoint
 from .functional.loss import log_softmax
 from .metrics import format_report
 from .summary import summary
-from .train import TTA_MODES, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, Trainer, evaluate, report
+from .train import TTA_MODES, EarlyStopping, FreezeAfter, ModelCheckpoint, ReduceLROnPlateau, Trainer, evaluate, \
+    report
 
 IMAGENET_MODELS = {"alexnet", "googlenet", "densenet121", "resnet18", "resnet34", "resnet50", "resnet101",
                    "resnet152"} | {n for n in models.MODELS if n.startswith("vgg")}
@@ -62,6 +63,20 @@ def build_optimizer(args, model):
     return (optim.Adam if args.optimizer == "adam" else optim.AdamW)(groups, lr=args.lr)
 
 
+def freeze_callbacks(pairs, model):
+    """FreezeAfter callbacks from --freeze-after NAME=EPOCHS arguments."""
+    callbacks = []
+    for pair in pairs or []:
+        name, _, epochs = pair.rpartition("=")
+        if not name or not epochs.isdigit():
+            raise SystemExit(f"--freeze-after expects NAME=EPOCHS (EPOCHS a whole number), got {pair!r}")
+        try:
+            callbacks.append(FreezeAfter(model, name, int(epochs)))
+        except ValueError as error:
+            raise SystemExit(f"--freeze-after {pair}: {error}") from None
+    return callbacks
+
+
 def build_schedule(args, optimizer, steps_per_epoch, monitor_loss="val_loss"):
     """(scheduler, 'batch' | 'epoch', extra callbacks); the plateau schedule watches ``monitor_loss``."""
     if args.schedule == "onecycle":
@@ -103,6 +118,9 @@ def cmd_train(args):
     train_loader = data.DataLoader(x_train, y_train, shuffle=True, augment=augment, drop_last=True, **loader_args)
     val_loader = data.DataLoader(*val, **loader_args) if val else None
     test_loader = data.DataLoader(cifar.x_test, cifar.y_test, **loader_args)
+    if len(train_loader) == 0:
+        raise SystemExit(f"train: {len(x_train)} training images make no full batch of --batch-size "
+                         f"{args.batch_size} (the last, partial batch is dropped); use a smaller batch or more images")
 
     config = {"num_classes": len(cifar.classes), **model_config(args.model_arg)}
     model = models.get_model(args.model, **config)
@@ -111,8 +129,12 @@ def cmd_train(args):
     loss_fn = models.GoogLeNetLoss(label_smoothing=args.label_smoothing) if args.model == "googlenet" else \
         nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
     optimizer = build_optimizer(args, model)
+    if args.lookahead:
+        steps = args.epochs * len(train_loader)
+        optimizer = optim.Lookahead(optimizer, k=5, alpha=optim.ema_alpha(steps, 5, args.batch_size))
     monitor_loss = "val_loss" if val_loader else "train_loss"      # without a validation split, the training loss
     scheduler, schedule, callbacks = build_schedule(args, optimizer, len(train_loader), monitor_loss)
+    callbacks += freeze_callbacks(args.freeze_after, model)
     callbacks.append(ModelCheckpoint(args.out, monitor="val_acc" if val_loader else "train_loss"))
     if args.early_stopping:
         callbacks.append(EarlyStopping(monitor=monitor_loss, patience=args.early_stopping))
@@ -226,6 +248,10 @@ def parser():
     t.add_argument("--warmup", type=float, default=0.25, help="one-cycle: fraction of steps warming up")
     t.add_argument("--div-factor", type=float, default=25.0, help="one-cycle: initial lr = lr / div-factor")
     t.add_argument("--final-div-factor", type=float, default=1e4, help="one-cycle: final lr = initial / this")
+    t.add_argument("--lookahead", action="store_true",
+                   help="Lookahead weight averaging with airbench's schedule (every 5 steps, growing at the end)")
+    t.add_argument("--freeze-after", action="append", metavar="NAME=EPOCHS",
+                   help="train the parameters named NAME (or under it) for EPOCHS epochs only (repeatable)")
     t.add_argument("--label-smoothing", type=float, default=0.1)
     t.add_argument("--crop-padding", type=int, default=4, help="random crop after padding by this much")
     t.add_argument("--no-flip", action="store_true", help="no random horizontal flips")

@@ -30,7 +30,11 @@ class TrainingError(RuntimeError):
 
 
 class Callback:
-    """Called at the end of every epoch with the epoch's logs; may set ``trainer.stop``."""
+    """Called before every epoch (with its 0-based index) and after it (with the epoch's logs); may set
+    ``trainer.stop``."""
+
+    def on_epoch_begin(self, trainer, epoch):
+        pass
 
     def on_epoch_end(self, trainer, logs):
         pass
@@ -109,6 +113,25 @@ class ModelCheckpoint(_Monitor):
             trainer.save(os.path.join(self.directory, "last.npz"))
         if self.save_best and self.improved(logs):
             trainer.save(os.path.join(self.directory, "best.npz"))
+
+
+class FreezeAfter(Callback):
+    """Train the parameters whose names start with ``prefix`` for the first ``epochs`` epochs only, then freeze
+    them (airbench trains the whitening layer's bias for 3 epochs). Set before every epoch, so a resumed run
+    freezes them too. The layers before the first trainable one are then not run backward at all."""
+
+    def __init__(self, model, prefix, epochs):
+        self.prefix, self.epochs = prefix, epochs
+        self._params = [p for name, p in model.named_parameters() if name == prefix or name.startswith(prefix + ".")]
+        if not self._params:
+            names = [name for name, _ in model.named_parameters()]
+            raise ValueError(f"FreezeAfter: no parameter is named {prefix!r} or under it; the model has "
+                             f"{', '.join(names[:8])}{', ...' if len(names) > 8 else ''}")
+
+    def on_epoch_begin(self, trainer, epoch):
+        if epoch >= self.epochs:
+            for p in self._params:
+                p.requires_grad = False
 
 
 TTA_MODES = ("none", "flip", "flip-translate")
@@ -267,6 +290,8 @@ class Trainer:
     def _fit(self, train_loader, epochs, val_loader):
         while self.epoch < epochs and not self.stop:
             epoch = self.epoch
+            for cb in self.callbacks:
+                cb.on_epoch_begin(self, epoch)
             sums = self._epoch(train_loader, epoch)
             if self._interrupted:
                 where = f"epoch {self.epoch + 1}, batch {self.batch}"

@@ -30,13 +30,25 @@ def conv_group(in_channels, out_channels):
         norm2=nn.BatchNormReLU2d(out_channels)))
 
 
-def fastnet(num_classes=10, widths=(64, 128, 256), in_channels=3, train_whiten_bias=True):
+def identity_init(conv):
+    """airbench's "Dirac" initialisation: filter i < min(C_out, C_in) passes input channel i through unchanged
+    (1 at the kernel's centre, 0 elsewhere), so a fresh 3x3 conv starts as an identity plus (from its other
+    filters) new features: an implicit residual connection."""
+    w = conv.weight.data                                        # (C_out, C_in, KH, KW)
+    n, (kh, kw) = min(w.shape[:2]), w.shape[2:]
+    w[:n] = 0
+    channels = backend.get_array_module(w).arange(n)
+    w[channels, channels, kh // 2, kw // 2] = 1
+
+
+def fastnet(num_classes=10, widths=(64, 128, 256), in_channels=3, train_whiten_bias=True, identity=False):
     """The network above; ``widths`` of the three groups (airbench94 uses 64, 256, 256 on a GPU).
 
     ``train_whiten_bias=False`` freezes the whitening layer's bias too (airbench trains it for the first few
     epochs only). Then nothing before the first group learns, and training need not send gradients back
     through the first group's convolution and the whitening layer: a step about 10% faster on a CPU, but 0.6
-    points less test accuracy in the one 9-epoch run that tried it (benchmarks/RESULTS.md, run 6)."""
+    points less test accuracy in the one 9-epoch run that tried it (benchmarks/RESULTS.md, run 6).
+    ``identity=True`` gives every 3x3 convolution identity_init's identity filters."""
     w1, w2, w3 = widths
     whiten_channels = 2 * in_channels * 2 * 2
     features = nn.Sequential(OrderedDict(
@@ -44,6 +56,10 @@ def fastnet(num_classes=10, widths=(64, 128, 256), in_channels=3, train_whiten_b
         group1=conv_group(whiten_channels, w1), group2=conv_group(w1, w2), group3=conv_group(w2, w3),
         pool=nn.MaxPool2d(3)))
     model = he_init(SequentialClassifier(features, nn.Linear(w3, num_classes, bias=False)))
+    if identity:
+        for group in (model.features.group1, model.features.group2, model.features.group3):
+            identity_init(group.conv1)
+            identity_init(group.conv2)
     model.features.whiten.weight.requires_grad = False          # set from data by init_whitening, then frozen
     model.features.whiten.bias.requires_grad = train_whiten_bias
     return model

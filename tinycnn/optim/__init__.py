@@ -1,9 +1,10 @@
-"""tinycnn.optim: SGD, Adam, AdamW and learning-rate schedules, with PyTorch's update rules."""
+"""tinycnn.optim: SGD, Adam, AdamW (PyTorch's update rules), Lookahead and learning-rate schedules."""
 from . import lr_scheduler
 from .adam import Adam, AdamW
+from .lookahead import Lookahead, ema_alpha
 from .lr_scheduler import CosineAnnealingLR, OneCycleLR, ReduceLROnPlateau, StepLR
 from .optimizer import Optimizer
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "StepLR", "CosineAnnealingLR", "OneCycleLR", "ReduceLROnPlateau",
-           "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Lookahead", "ema_alpha", "StepLR", "CosineAnnealingLR",
+           "OneCycleLR", "ReduceLROnPlateau", "lr_scheduler"]
