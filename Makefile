@@ -19,8 +19,9 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
 # The default recipe: the best measured so far (benchmarks/RESULTS.md, run 10: 87.03% test accuracy; 45 minutes of
-# training on a 2-core CPU slowed by other tenants, where the same network's 10 epochs took 27 minutes in run 7). CIFAR-10 is looked for in $$TINYCNN_DATA, then
-# ~/.cache/tinycnn, and downloaded there when absent. Override with TRAIN_ARGS="...".
+# training on a 2-core CPU slowed by other tenants, where the same network's 10 epochs took 27 minutes in run 7).
+# CIFAR-10 is looked for in $$TINYCNN_DATA, then ~/.cache/tinycnn, and downloaded there when absent.
+# Override with TRAIN_ARGS="...".
 TRAIN_ARGS ?= --model fastnet --model-arg widths=32,64,128 --model-arg identity=true --epochs 10 --val-fraction 0 \
 	--batch-size 64 --lr 0.07 --crop-padding 2 --label-smoothing 0.1 --weight-decay 5e-4 --lookahead \
 	--freeze-after features.whiten.bias=3 --tta flip-translate --out runs/fastnet
