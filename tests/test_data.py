@@ -208,6 +208,41 @@ def test_flip_symmetry():
     assert all(f or k for f, k in zip(flipped, kept)) and any(flipped) and any(kept)
 
 
+def test_alternating_flip_mirrors_each_image_on_every_other_epoch():
+    x = images(40)
+    index = np.random.default_rng(0).permutation(100)[:40]          # dataset positions, in a shuffled order
+    views = [data.alternating_flip(x, index, epoch, seed=5) for epoch in range(4)]
+    flipped = np.array([[np.array_equal(v, xi[..., ::-1]) for v, xi in zip(view, x)] for view in views])
+    assert all(np.array_equal(v, xi) != f for view, row in zip(views, flipped) for v, xi, f in zip(view, x, row))
+    assert 10 < flipped[0].sum() < 30                                # epoch 0: a fair coin per image
+    np.testing.assert_array_equal(flipped[1], ~flipped[0])           # then the other way round, every epoch
+    np.testing.assert_array_equal(flipped[2], flipped[0])
+    np.testing.assert_array_equal(flipped[3], ~flipped[0])
+    # an image's coin belongs to its dataset position, not to where it falls in a batch
+    half = data.alternating_flip(x[20:], index[20:], 0, seed=5)
+    np.testing.assert_array_equal(half, views[0][20:])
+    assert not np.array_equal(data.alternating_flip(x, index, 0, seed=6), views[0])
+
+
+def test_loader_gives_augment_the_positions_and_epoch_for_alternating_flips():
+    x = np.random.default_rng(0).integers(0, 256, (30, 3, 4, 6), dtype=np.uint8)
+    x[..., 3:] = 0                                                   # left half bright, right half black
+    loader = data.DataLoader(x, np.arange(30), batch_size=6, shuffle=True, augment=data.Augment(0, "alternate"),
+                             mean=(0, 0, 0), std=(1 / 255,) * 3, seed=1)
+    mirrored = []
+    for epoch in range(3):
+        seen = {}
+        for _, xb, yb in loader.batches(epoch):
+            for image, label in zip(xb, yb):
+                seen[int(label)] = bool((image[..., :3] == 0).all())  # black on the left: mirrored
+        mirrored.append([seen[i] for i in range(30)])
+    assert mirrored[1] == [not m for m in mirrored[0]] and mirrored[2] == mirrored[0]
+    with pytest.raises(ValueError, match="needs each batch's dataset positions"):
+        data.Augment(0, "alternate")(x, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="flip must be True, False or 'alternate'"):
+        data.Augment(0, "sometimes")
+
+
 def test_crop_is_a_shift_within_the_padding():
     x, p = images(), 2
     out = data.random_crop(x, p, np.random.default_rng(0))

@@ -245,13 +245,13 @@ def test_cli_end_to_end(tmp_path, monkeypatch, capsys):
 
 
 def test_cli_lookahead_freeze_after_and_identity_init(tmp_path, monkeypatch, capsys):
-    """The airbench options reach the run: the checkpoint holds Lookahead's slow weights, the whitening bias
-    stops changing after its one epoch, and bad values are refused with a message."""
+    """The airbench options reach the run: the checkpoint holds Lookahead's slow weights and the alternating
+    flips, the whitening bias stops changing after its one epoch, and bad values are refused with a message."""
     monkeypatch.setenv("TINYCNN_CACHE", str(tmp_path / "cache"))
     write_image_tree(str(tmp_path / "data"), tiny_cifar(per_batch=8, test=12))
     args = ["train", "--model", "fastnet", "--model-arg", "widths=8,8,16", "--model-arg", "identity=true",
             "--batch-size", "8", "--val-fraction", "0", "--data-dir", str(tmp_path / "data"), "--no-progress",
-            "--schedule", "none", "--lookahead", "--freeze-after", "features.whiten.bias=1"]
+            "--schedule", "none", "--alternate-flip", "--lookahead", "--freeze-after", "features.whiten.bias=1"]
     biases, head = [], []
     for epochs in (1, 2, 3):
         resume = ["--resume", str(tmp_path / "run" / "last.npz")] if epochs > 1 else []
@@ -260,7 +260,7 @@ def test_cli_lookahead_freeze_after_and_identity_init(tmp_path, monkeypatch, cap
         biases.append(ckpt.model_state["features.whiten.bias"])
         head.append(ckpt.model_state["classifier.weight"])
     assert ckpt.meta["optimizer"]["type"] == "Lookahead" and ckpt.meta["model"]["config"]["identity"] is True
-    assert any(name.endswith("/slow") for name in ckpt._optim_arrays)
+    assert any(name.endswith("/slow") for name in ckpt._optim_arrays) and ckpt.meta["args"]["alternate_flip"]
     np.testing.assert_array_equal(biases[1], biases[0])          # frozen after epoch 1, resumed or not
     np.testing.assert_array_equal(biases[2], biases[0])
     assert not np.array_equal(head[2], head[1])                  # while the rest trains on

@@ -70,20 +70,43 @@ def cutout(x, size, rng):
     return x * keep.astype(x.dtype)
 
 
+def alternating_flip(x, index, epoch, seed=0):
+    """Mirror each image on every other epoch (airbench's "alternating flip", Jordan 2024): in epoch 0 image i
+    is mirrored when its own fixed coin, drawn once from ``seed``, says so, and in each later epoch exactly
+    when it was not mirrored in the epoch before. Random flips show an image the same way two epochs running
+    half the time; these never do. index: the dataset positions of the batch's images (B,)."""
+    xp = get_array_module(x)
+    index = np.asarray(index)
+    coin = np.random.default_rng(seed).random(int(index.max()) + 1)[index] < 0.5    # the same for every batch
+    flip = xp.asarray(coin ^ bool(epoch % 2))[:, None, None, None]
+    return xp.where(flip, x[..., ::-1], x)
+
+
 class Augment:
-    """Random crop with padding, horizontal flip and optional cutout, in that order."""
+    """Random crop with padding, horizontal flip and optional cutout, in that order.
 
-    def __init__(self, crop_padding=4, flip=True, cutout_size=0):
-        self.crop_padding, self.flip, self.cutout_size = crop_padding, flip, cutout_size
+    flip: True (random, probability 1/2), False, or "alternate" (alternating_flip: then the DataLoader passes
+    each batch's dataset positions and the epoch; ``seed`` draws the images' first flips)."""
 
-    def __call__(self, x, rng):
+    def __init__(self, crop_padding=4, flip=True, cutout_size=0, seed=0):
+        if flip not in (True, False, "alternate"):
+            raise ValueError(f"Augment: flip must be True, False or 'alternate', got {flip!r}")
+        self.crop_padding, self.flip, self.cutout_size, self.seed = crop_padding, flip, cutout_size, seed
+
+    def __call__(self, x, rng, index=None, epoch=None):
         if self.crop_padding:
             x = random_crop(x, self.crop_padding, rng)
-        if self.flip:
+        if self.flip == "alternate":
+            if index is None or epoch is None:
+                raise ValueError("Augment(flip='alternate') needs each batch's dataset positions and the epoch: "
+                                 "call it as augment(x, rng, index=..., epoch=...) (DataLoader does)")
+            x = alternating_flip(x, index, epoch, self.seed)
+        elif self.flip:
             x = random_flip(x, rng)
         if self.cutout_size:
             x = cutout(x, self.cutout_size, rng)
         return x
 
     def __repr__(self):
-        return f"Augment(crop_padding={self.crop_padding}, flip={self.flip}, cutout_size={self.cutout_size})"
+        return (f"Augment(crop_padding={self.crop_padding}, flip={self.flip!r}, cutout_size={self.cutout_size}"
+                + (f", seed={self.seed})" if self.flip == "alternate" else ")"))

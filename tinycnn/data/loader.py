@@ -6,7 +6,7 @@ an epoch can be replayed from any batch: that is what makes a resumed training r
 import numpy as np
 
 from .. import backend
-from .augment import normalize
+from .augment import Augment, normalize
 
 
 def batch_seed(*keys):
@@ -18,7 +18,8 @@ class DataLoader:
     """Iterate ``(x, y)`` batches: x float32 (B, C, H, W) normalised, y int64 (B,), both on the active backend.
 
     x: uint8 images (N, C, H, W); y: labels (N,); mean, std: per-channel statistics on the [0, 1] scale;
-    augment: a callable (uint8 batch, numpy Generator) -> uint8 batch, such as data.Augment().
+    augment: a callable (uint8 batch, numpy Generator) -> uint8 batch, or a data.Augment (which is also given
+    the batch's dataset positions and the epoch, for alternating flips).
     """
 
     def __init__(self, x, y, batch_size=128, shuffle=False, augment=None, mean=(0.5,) * 3, std=(0.5,) * 3,
@@ -48,10 +49,13 @@ class DataLoader:
         xp = backend.xp_of()
         for b in range(start, len(self)):
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
-            xb = self.x[np.sort(idx)] if not self.shuffle else self.x[idx]
-            yb = self.y[np.sort(idx)] if not self.shuffle else self.y[idx]
+            idx = idx if self.shuffle else np.sort(idx)
+            xb, yb = self.x[idx], self.y[idx]
             if self.augment is not None:
-                xb = self.augment(xb, np.random.default_rng(batch_seed(self.seed, epoch, b)))
+                rng = np.random.default_rng(batch_seed(self.seed, epoch, b))
+                # data.Augment may need to know which images these are (alternating flips); a plain callable not
+                xb = self.augment(xb, rng, index=idx, epoch=epoch) if isinstance(self.augment, Augment) else \
+                    self.augment(xb, rng)
             yield b, normalize(xp.asarray(xb), self.mean, self.std), xp.asarray(yb)
 
     def __iter__(self):
