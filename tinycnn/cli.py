@@ -258,7 +258,7 @@ def parser():
     flips = t.add_mutually_exclusive_group()
     flips.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
     flips.add_argument("--alternate-flip", action="store_true",
-                   help="mirror each image on every other epoch instead of at random (airbench's alternating flip)")
+                       help="mirror each image on every other epoch instead of at random (airbench's alternating flip)")
     t.add_argument("--cutout", type=int, default=0, help="cutout square size (0: off)")
     t.add_argument("--tta", **TTA_ARGUMENT)
     t.add_argument("--val-fraction", type=float, default=0.1, help="training images held out for validation")

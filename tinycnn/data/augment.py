@@ -52,9 +52,13 @@ def random_crop(x, padding, rng):
 
 def random_flip(x, rng, p=0.5):
     """Mirror each image left-right with probability p."""
+    return _mirror(x, rng.random(x.shape[0]) < p)
+
+
+def _mirror(x, flip):
+    """Each image of x mirrored left-right where the boolean flip (N,) is True."""
     xp = get_array_module(x)
-    flip = xp.asarray(rng.random(x.shape[0]) < p)[:, None, None, None]
-    return xp.where(flip, x[..., ::-1], x)
+    return xp.where(xp.asarray(flip)[:, None, None, None], x[..., ::-1], x)
 
 
 def cutout(x, size, rng):
@@ -75,11 +79,9 @@ def alternating_flip(x, index, epoch, seed=0):
     is mirrored when its own fixed coin, drawn once from ``seed``, says so, and in each later epoch exactly
     when it was not mirrored in the epoch before. Random flips show an image the same way two epochs running
     half the time; these never do. index: the dataset positions of the batch's images (B,)."""
-    xp = get_array_module(x)
     index = np.asarray(index)
     coin = np.random.default_rng(seed).random(int(index.max()) + 1)[index] < 0.5    # the same for every batch
-    flip = xp.asarray(coin ^ bool(epoch % 2))[:, None, None, None]
-    return xp.where(flip, x[..., ::-1], x)
+    return _mirror(x, coin ^ bool(epoch % 2))
 
 
 class Augment:

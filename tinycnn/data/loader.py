@@ -49,7 +49,6 @@ class DataLoader:
         xp = backend.xp_of()
         for b in range(start, len(self)):
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
-            idx = idx if self.shuffle else np.sort(idx)
             xb, yb = self.x[idx], self.y[idx]
             if self.augment is not None:
                 rng = np.random.default_rng(batch_seed(self.seed, epoch, b))
