@@ -53,11 +53,18 @@ def model_config(pairs):
 
 
 def build_optimizer(args, model):
-    """SGD/Adam/AdamW; no weight decay on biases and batch-norm parameters (1-d arrays)."""
+    """SGD/Adam/AdamW; no weight decay on biases and batch-norm parameters (1-d arrays). With --bias-lr-scale S,
+    the batch-norm biases form a third group that learns S times faster (airbench's 64: a shift the next layer
+    needs can then be learnt in a few steps, while the weights keep a rate at which they stay stable)."""
     params = [p for p in model.parameters() if p.requires_grad]
+    bn_biases = {id(m.bias) for m in model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and m.affine}
+    scale = args.bias_lr_scale != 1
+    scaled = [p for p in params if scale and id(p) in bn_biases]
     decay = [p for p in params if p.data.ndim > 1]
-    no_decay = [p for p in params if p.data.ndim <= 1]
+    no_decay = [p for p in params if p.data.ndim <= 1 and not (scale and id(p) in bn_biases)]
     groups = [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if scaled:
+        groups.append({"params": scaled, "weight_decay": 0.0, "lr": args.lr * args.bias_lr_scale})
     if args.optimizer == "sgd":
         return optim.SGD(groups, lr=args.lr, momentum=args.momentum, nesterov=args.momentum > 0)
     return (optim.Adam if args.optimizer == "adam" else optim.AdamW)(groups, lr=args.lr)
@@ -80,7 +87,8 @@ def freeze_callbacks(pairs, model):
 def build_schedule(args, optimizer, steps_per_epoch, monitor_loss="val_loss"):
     """(scheduler, 'batch' | 'epoch', extra callbacks); the plateau schedule watches ``monitor_loss``."""
     if args.schedule == "onecycle":
-        return optim.OneCycleLR(optimizer, max_lr=args.lr, epochs=args.epochs, steps_per_epoch=steps_per_epoch,
+        peaks = [group["lr"] for group in optimizer.param_groups]          # each group's own peak rate
+        return optim.OneCycleLR(optimizer, max_lr=peaks, epochs=args.epochs, steps_per_epoch=steps_per_epoch,
                                 pct_start=args.warmup, anneal_strategy="linear",
                                 cycle_momentum=args.optimizer == "sgd" and args.momentum > 0,
                                 div_factor=args.div_factor, final_div_factor=args.final_div_factor), "batch", []
@@ -244,6 +252,8 @@ def parser():
     t.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="sgd")
     t.add_argument("--lr", type=float, default=0.1, help="learning rate (the peak rate of one-cycle)")
     t.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (Nesterov when > 0)")
+    t.add_argument("--bias-lr-scale", type=float, default=1.0, metavar="S",
+                   help="batch-norm biases learn at S times the rate (airbench: 64)")
     t.add_argument("--weight-decay", type=float, default=5e-4, help="on weights, not on biases or batch norm")
     t.add_argument("--schedule", choices=["onecycle", "cosine", "step", "plateau", "none"], default="onecycle")
     t.add_argument("--warmup", type=float, default=0.25, help="one-cycle: fraction of steps warming up")

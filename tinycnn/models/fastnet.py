@@ -41,14 +41,17 @@ def identity_init(conv):
     w[channels, channels, kh // 2, kw // 2] = 1
 
 
-def fastnet(num_classes=10, widths=(64, 128, 256), in_channels=3, train_whiten_bias=True, identity=False):
+def fastnet(num_classes=10, widths=(64, 128, 256), in_channels=3, train_whiten_bias=True, identity=False,
+            bn_weights=True):
     """The network above; ``widths`` of the three groups (airbench94 uses 64, 256, 256 on a GPU).
 
     ``train_whiten_bias=False`` freezes the whitening layer's bias too (airbench trains it for the first few
     epochs only). Then nothing before the first group learns, and training need not send gradients back
     through the first group's convolution and the whitening layer: a step about 10% faster on a CPU, but 0.6
     points less test accuracy in the one 9-epoch run that tried it (benchmarks/RESULTS.md, run 6).
-    ``identity=True`` gives every 3x3 convolution identity_init's identity filters."""
+    ``identity=True`` gives every 3x3 convolution identity_init's identity filters. ``bn_weights=False`` keeps
+    every batch norm's scale (gamma) frozen at 1, as airbench does: only the biases (beta) learn, and a ReLU
+    after the norm then sees unit-variance inputs shifted by a learnt threshold."""
     w1, w2, w3 = widths
     whiten_channels = 2 * in_channels * 2 * 2
     features = nn.Sequential(OrderedDict(
@@ -60,6 +63,10 @@ def fastnet(num_classes=10, widths=(64, 128, 256), in_channels=3, train_whiten_b
         for group in (model.features.group1, model.features.group2, model.features.group3):
             identity_init(group.conv1)
             identity_init(group.conv2)
+    if not bn_weights:
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.weight.requires_grad = False
     model.features.whiten.weight.requires_grad = False          # set from data by init_whitening, then frozen
     model.features.whiten.bias.requires_grad = train_whiten_bias
     return model
