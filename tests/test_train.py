@@ -271,6 +271,47 @@ def test_cli_lookahead_freeze_after_and_identity_init(tmp_path, monkeypatch, cap
         cli(args + ["--epochs", "1", "--batch-size", "64", "--out", str(tmp_path / "bad")])
 
 
+def test_bias_lr_scale_groups_the_batch_norm_biases_and_keeps_their_ratio_under_one_cycle():
+    """--bias-lr-scale S: every batch-norm bias, and nothing else, learns at S times the rate at every step of
+    the one-cycle schedule; without it the groups are as before (weights with decay, 1-d parameters without)."""
+    from tinycnn import models
+    from tinycnn.cli import build_optimizer, build_schedule, parser
+    model = models.fastnet(widths=(8, 8, 16))
+    bn_biases = {id(m.bias) for m in model.modules() if isinstance(m, nn.BatchNorm2d)}
+    for scale in (1, 64):
+        args = parser().parse_args(["train", "--lr", "0.05", "--bias-lr-scale", str(scale), "--epochs", "2"])
+        opt = build_optimizer(args, model)
+        scheduler, _, _ = build_schedule(args, optim.Lookahead(opt), steps_per_epoch=5)
+        if scale == 1:
+            assert len(opt.param_groups) == 2
+            continue
+        weights, others, biases = opt.param_groups
+        assert {id(p) for p in biases["params"]} == bn_biases and len(bn_biases) == 6
+        assert not bn_biases & {id(p) for p in weights["params"] + others["params"]}
+        assert biases["weight_decay"] == 0 and weights["weight_decay"] == args.weight_decay
+        for _ in range(10):
+            np.testing.assert_allclose(biases["lr"], 64 * weights["lr"], rtol=1e-12)
+            assert weights["lr"] == others["lr"]
+            scheduler.step()
+
+
+def test_fastnet_frozen_batch_norm_weights_stay_one_while_the_biases_learn(tmp_path, monkeypatch, capsys):
+    """fastnet(bn_weights=False) with --bias-lr-scale through the command line: after an epoch every batch-norm
+    scale is still exactly 1 and every bias has moved; the options reach the checkpoint."""
+    monkeypatch.setenv("TINYCNN_CACHE", str(tmp_path / "cache"))
+    write_image_tree(str(tmp_path / "data"), tiny_cifar(per_batch=8, test=12))
+    assert cli(["train", "--model", "fastnet", "--model-arg", "widths=8,8,16", "--model-arg", "bn_weights=false",
+                "--bias-lr-scale", "64", "--batch-size", "8", "--val-fraction", "0", "--epochs", "1",
+                "--data-dir", str(tmp_path / "data"), "--no-progress", "--out", str(tmp_path / "run")]) == 0
+    ckpt = Checkpoint(str(tmp_path / "run" / "last.npz"))
+    norms = sorted({name.rsplit(".", 1)[0] for name in ckpt.model_state if name.endswith("running_mean")})
+    assert len(norms) == 6 and ckpt.meta["args"]["bias_lr_scale"] == 64
+    for norm in norms:
+        assert (ckpt.model_state[norm + ".weight"] == 1).all(), norm
+        assert (ckpt.model_state[norm + ".bias"] != 0).any(), norm
+    assert ckpt.meta["model"]["config"]["bn_weights"] is False
+
+
 def test_make_train_default_recipe_is_a_valid_command_line():
     """`make train` passes TRAIN_ARGS from the Makefile to the train command: a typo there would only show after
     the environment is built and the data loaded; here it fails at once."""
