@@ -139,6 +139,21 @@ def test_identity_init_passes_channels_through(c_in, c_out):
             assert w[:k, :, 1, 1].trace() == k
 
 
+def test_fastnet_logit_scale_multiplies_the_logits_and_its_gradient():
+    """fastnet(logit_scale=s) gives s times the logits of the same network without it, and the head passes
+    s * dy back (a gradient check of the whole head, linear layer and scale)."""
+    from tinycnn.models.fastnet import Scale
+    tinycnn.manual_seed(0)
+    plain = models.fastnet(widths=(8, 8, 16))
+    tinycnn.manual_seed(0)
+    scaled = models.fastnet(widths=(8, 8, 16), logit_scale=1 / 9)
+    assert isinstance(scaled.classifier.scale, Scale) and "classifier.linear.weight" in dict(scaled.named_parameters())
+    x = np.random.default_rng(0).standard_normal((4, 3, 32, 32)).astype(np.float32)
+    np.testing.assert_allclose(scaled.eval()(x), plain.eval()(x) / 9, rtol=1e-5, atol=1e-7)
+    report = gradcheck(scaled.classifier, np.random.default_rng(1).standard_normal((3, 16)))
+    assert report.ok, report
+
+
 @pytest.mark.parametrize("kwargs", [dict(plain=True), dict(preact=True)], ids=["plain", "preact"])
 def test_resnet_variants(kwargs):
     run_forward_backward(models.resnet20(**kwargs), (2, 3, 32, 32), 10)

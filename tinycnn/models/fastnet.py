@@ -30,6 +30,23 @@ def conv_group(in_channels, out_channels):
         norm2=nn.BatchNormReLU2d(out_channels)))
 
 
+class Scale(nn.Module):
+    """y = scale * x, so dx = scale * dy. airbench multiplies its logits by 1/9: the softmax then starts
+    flatter, and the head's weights must grow 9 times larger to give the same confidence."""
+
+    def __init__(self, scale):
+        self.scale = scale
+
+    def forward(self, x):
+        return x * self.scale
+
+    def backward(self, dy):
+        return dy * self.scale
+
+    def extra_repr(self):
+        return f"scale={self.scale}"
+
+
 def identity_init(conv):
     """airbench's "Dirac" initialisation: filter i < min(C_out, C_in) passes input channel i through unchanged
     (1 at the kernel's centre, 0 elsewhere), so a fresh 3x3 conv starts as an identity plus (from its other
@@ -42,7 +59,7 @@ def identity_init(conv):
 
 
 def fastnet(num_classes=10, widths=(64, 128, 256), in_channels=3, train_whiten_bias=True, identity=False,
-            bn_weights=True):
+            bn_weights=True, logit_scale=1.0):
     """The network above; ``widths`` of the three groups (airbench94 uses 64, 256, 256 on a GPU).
 
     ``train_whiten_bias=False`` freezes the whitening layer's bias too (airbench trains it for the first few
@@ -51,14 +68,18 @@ def fastnet(num_classes=10, widths=(64, 128, 256), in_channels=3, train_whiten_b
     points less test accuracy in the one 9-epoch run that tried it (benchmarks/RESULTS.md, run 6).
     ``identity=True`` gives every 3x3 convolution identity_init's identity filters. ``bn_weights=False`` keeps
     every batch norm's scale (gamma) frozen at 1, as airbench does: only the biases (beta) learn, and a ReLU
-    after the norm then sees unit-variance inputs shifted by a learnt threshold."""
+    after the norm then sees unit-variance inputs shifted by a learnt threshold. ``logit_scale`` (airbench: 1/9)
+    multiplies the logits by a constant (the head becomes ``classifier.linear`` then ``classifier.scale``)."""
     w1, w2, w3 = widths
     whiten_channels = 2 * in_channels * 2 * 2
     features = nn.Sequential(OrderedDict(
         whiten=nn.Conv2d(in_channels, whiten_channels, 2, bias=True), relu=nn.ReLU(),
         group1=conv_group(whiten_channels, w1), group2=conv_group(w1, w2), group3=conv_group(w2, w3),
         pool=nn.MaxPool2d(3)))
-    model = he_init(SequentialClassifier(features, nn.Linear(w3, num_classes, bias=False)))
+    head = nn.Linear(w3, num_classes, bias=False)
+    if logit_scale != 1:
+        head = nn.Sequential(OrderedDict(linear=head, scale=Scale(logit_scale)))
+    model = he_init(SequentialClassifier(features, head))
     if identity:
         for group in (model.features.group1, model.features.group2, model.features.group3):
             identity_init(group.conv1)
