@@ -273,7 +273,8 @@ def test_cli_lookahead_freeze_after_and_identity_init(tmp_path, monkeypatch, cap
 
 def test_bias_lr_scale_groups_the_batch_norm_biases_and_keeps_their_ratio_under_one_cycle():
     """--bias-lr-scale S: every batch-norm bias, and nothing else, learns at S times the rate at every step of
-    the one-cycle schedule; without it the groups are as before (weights with decay, 1-d parameters without)."""
+    the one-cycle schedule, with the weights' decay per step; without it the groups are as before (weights with
+    decay, 1-d parameters without)."""
     from tinycnn import models
     from tinycnn.cli import build_optimizer, build_schedule, parser
     model = models.fastnet(widths=(8, 8, 16))
@@ -288,7 +289,8 @@ def test_bias_lr_scale_groups_the_batch_norm_biases_and_keeps_their_ratio_under_
         weights, others, biases = opt.param_groups
         assert {id(p) for p in biases["params"]} == bn_biases and len(bn_biases) == 6
         assert not bn_biases & {id(p) for p in weights["params"] + others["params"]}
-        assert biases["weight_decay"] == 0 and weights["weight_decay"] == args.weight_decay
+        assert weights["weight_decay"] == args.weight_decay and others["weight_decay"] == 0
+        assert biases["weight_decay"] * biases["lr"] == pytest.approx(weights["weight_decay"] * weights["lr"])
         for _ in range(10):
             np.testing.assert_allclose(biases["lr"], 64 * weights["lr"], rtol=1e-12)
             assert weights["lr"] == others["lr"]

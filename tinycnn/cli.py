@@ -55,7 +55,8 @@ def model_config(pairs):
 def build_optimizer(args, model):
     """SGD/Adam/AdamW; no weight decay on biases and batch-norm parameters (1-d arrays). With --bias-lr-scale S,
     the batch-norm biases form a third group that learns S times faster (airbench's 64: a shift the next layer
-    needs can then be learnt in a few steps, while the weights keep a rate at which they stay stable)."""
+    needs can then be learnt in a few steps, while the weights keep a rate at which they stay stable), decayed
+    as airbench does: weight decay / S, so that the decay per step (lr * weight decay) equals the weights'."""
     params = [p for p in model.parameters() if p.requires_grad]
     bn_biases = {id(m.bias) for m in model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and m.affine}
     scale = args.bias_lr_scale != 1
@@ -64,7 +65,8 @@ def build_optimizer(args, model):
     no_decay = [p for p in params if p.data.ndim <= 1 and not (scale and id(p) in bn_biases)]
     groups = [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     if scaled:
-        groups.append({"params": scaled, "weight_decay": 0.0, "lr": args.lr * args.bias_lr_scale})
+        groups.append({"params": scaled, "lr": args.lr * args.bias_lr_scale,
+                       "weight_decay": args.weight_decay / args.bias_lr_scale})
     if args.optimizer == "sgd":
         return optim.SGD(groups, lr=args.lr, momentum=args.momentum, nesterov=args.momentum > 0)
     return (optim.Adam if args.optimizer == "adam" else optim.AdamW)(groups, lr=args.lr)
