@@ -295,6 +295,8 @@ def test_bias_lr_scale_groups_the_batch_norm_biases_and_keeps_their_ratio_under_
             np.testing.assert_allclose(biases["lr"], 64 * weights["lr"], rtol=1e-12)
             assert weights["lr"] == others["lr"]
             scheduler.step()
+    with pytest.raises(SystemExit, match="--bias-lr-scale must be a positive number, got 0.0"):
+        build_optimizer(parser().parse_args(["train", "--bias-lr-scale", "0"]), model)
 
 
 def test_fastnet_frozen_batch_norm_weights_stay_one_while_the_biases_learn(tmp_path, monkeypatch, capsys):

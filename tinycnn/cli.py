@@ -56,7 +56,10 @@ def build_optimizer(args, model):
     """SGD/Adam/AdamW; no weight decay on biases and batch-norm parameters (1-d arrays). With --bias-lr-scale S,
     the batch-norm biases form a third group that learns S times faster (airbench's 64: a shift the next layer
     needs can then be learnt in a few steps, while the weights keep a rate at which they stay stable), decayed
-    as airbench does: weight decay / S, so that the decay per step (lr * weight decay) equals the weights'."""
+    as airbench does: weight decay / S, so that the decay per step (lr * weight decay) equals the weights'.
+    (With fastnet at batch 64, S = 64 slowed training: benchmarks/RESULTS.md, runs 14 and 16.)"""
+    if not args.bias_lr_scale > 0:
+        raise SystemExit(f"--bias-lr-scale must be a positive number, got {args.bias_lr_scale}")
     params = [p for p in model.parameters() if p.requires_grad]
     bn_biases = {id(m.bias) for m in model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and m.affine}
     scale = args.bias_lr_scale != 1
@@ -256,7 +259,7 @@ def parser():
     t.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (Nesterov when > 0)")
     t.add_argument("--bias-lr-scale", type=float, default=1.0, metavar="S",
                    help="batch-norm biases learn at S times the rate (airbench: 64)")
-    t.add_argument("--weight-decay", type=float, default=5e-4, help="on weights, not on biases or batch norm")
+    t.add_argument("--weight-decay", type=float, default=5e-4, help="on weights, not on biases or batch norm (see --bias-lr-scale)")
     t.add_argument("--schedule", choices=["onecycle", "cosine", "step", "plateau", "none"], default="onecycle")
     t.add_argument("--warmup", type=float, default=0.25, help="one-cycle: fraction of steps warming up")
     t.add_argument("--div-factor", type=float, default=25.0, help="one-cycle: initial lr = lr / div-factor")
