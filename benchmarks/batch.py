@@ -11,27 +11,15 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import machine, median_times  # noqa: E402
+from harness import machine, median_times, training_step  # noqa: E402
 
 import tinycnn  # noqa: E402
-from tinycnn import data, models, nn, optim  # noqa: E402
+from tinycnn import models  # noqa: E402
 
 
 def fastnet_step(batch):
     tinycnn.manual_seed(0)
-    model = models.fastnet(widths=(32, 64, 128))
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
-    opt = optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.05, momentum=0.9, nesterov=True)
-    rng = np.random.default_rng(0)
-    x = data.normalize(rng.integers(0, 256, (batch, 3, 32, 32), dtype=np.uint8), (0.5,) * 3, (0.25,) * 3)
-    y = rng.integers(0, 10, batch)
-
-    def step():
-        loss_fn(model(x), y)
-        opt.zero_grad()
-        model.backward(loss_fn.backward(), need_dx=False)       # as the training loop: no dL/d(images)
-        opt.step()
-    return step
+    return training_step(models.fastnet(widths=(32, 64, 128)), batch, weight_decay=0)
 
 
 def main():

@@ -4,29 +4,23 @@ one process; median and min over rounds.
 
     python benchmarks/cores.py [ROUNDS]      (default 8; benchmarks/RESULTS.md's table used 6)
 """
+import os
 import sys
 import time
 
 import numpy as np
 
-import tinycnn
-from tinycnn import data, models, nn, optim, parallel
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import training_step  # noqa: E402
+
+import tinycnn  # noqa: E402
+from tinycnn import models, parallel  # noqa: E402
 
 
 def make(name, batch):
     tinycnn.manual_seed(0)
     model = models.fastnet(widths=(32, 64, 128), identity=True) if name == "fastnet" else models.resnet20()
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
-    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    rng = np.random.default_rng(0)
-    x = data.normalize(rng.integers(0, 256, (batch, 3, 32, 32), dtype=np.uint8), (0.5,) * 3, (0.25,) * 3)
-    y = rng.integers(0, 10, batch)
-    def step():
-        loss_fn(model(x), y)
-        opt.zero_grad()
-        model.backward(loss_fn.backward(), need_dx=False)
-        opt.step()
-    return step
+    return training_step(model, batch)
 
 
 def setting(cores):

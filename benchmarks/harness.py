@@ -13,6 +13,26 @@ import subprocess
 import time
 
 
+def training_step(model, batch, weight_decay=5e-4):
+    """One training step of ``model`` on a fixed random CIFAR-sized batch: forward, label-smoothed loss, backward
+    (as the training loop: no gradient for the images) and a Nesterov SGD step, as a zero-argument function."""
+    import numpy as np
+    from tinycnn import data, nn, optim
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
+    opt = optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.05, momentum=0.9, nesterov=True,
+                    weight_decay=weight_decay)
+    rng = np.random.default_rng(0)
+    x = data.normalize(rng.integers(0, 256, (batch, 3, 32, 32), dtype=np.uint8), (0.5,) * 3, (0.25,) * 3)
+    y = rng.integers(0, 10, batch)
+
+    def step():
+        loss_fn(model(x), y)
+        opt.zero_grad()
+        model.backward(loss_fn.backward(), need_dx=False)
+        opt.step()
+    return step
+
+
 def median_time(fn, repeats=7, warmup=2):
     """Median wall time of fn() in seconds."""
     for _ in range(warmup):

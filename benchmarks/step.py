@@ -12,26 +12,15 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import arguments, import_torch, median_times, stamp, write_section  # noqa: E402
+from harness import arguments, import_torch, median_times, stamp, training_step, write_section  # noqa: E402
 
 import tinycnn  # noqa: E402
-from tinycnn import data, models, nn, optim  # noqa: E402
+from tinycnn import data, models  # noqa: E402
 
 
 def tinycnn_step(name, batch):
     model = models.resnet20() if name == "resnet20" else models.vgg11(cifar=True, batch_norm=True, width=0.5)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
-    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    rng = np.random.default_rng(0)
-    x = data.normalize(rng.integers(0, 256, (batch, 3, 32, 32), dtype=np.uint8), (0.5,) * 3, (0.25,) * 3)
-    y = rng.integers(0, 10, batch)
-
-    def step():
-        loss_fn(model(x), y)
-        opt.zero_grad()
-        model.backward(loss_fn.backward(), need_dx=False)       # as the training loop: no dL/d(images)
-        opt.step()
-    return step
+    return training_step(model, batch)
 
 
 def torch_model(torch, name):

@@ -62,10 +62,10 @@ def build_optimizer(args, model):
         raise SystemExit(f"--bias-lr-scale must be a positive number, got {args.bias_lr_scale}")
     params = [p for p in model.parameters() if p.requires_grad]
     bn_biases = {id(m.bias) for m in model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) and m.affine}
-    scale = args.bias_lr_scale != 1
-    scaled = [p for p in params if scale and id(p) in bn_biases]
+    scaled_ids = bn_biases if args.bias_lr_scale != 1 else set()
+    scaled = [p for p in params if id(p) in scaled_ids]
     decay = [p for p in params if p.data.ndim > 1]
-    no_decay = [p for p in params if p.data.ndim <= 1 and not (scale and id(p) in bn_biases)]
+    no_decay = [p for p in params if p.data.ndim <= 1 and id(p) not in scaled_ids]
     groups = [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     if scaled:
         groups.append({"params": scaled, "lr": args.lr * args.bias_lr_scale,
