@@ -16,6 +16,7 @@ parallel already), the chunks simply run one after another. ``TINYCNN_NUM_THREAD
 (default: the cores this process may use; 1 turns threading off).
 """
 import ctypes
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -62,32 +63,35 @@ _lock = threading.Lock()
 
 def run(tasks, xp=np):
     """Run the zero-argument functions ``tasks`` and return their results in order: on the cores when that
-    helps (NumPy arrays, OpenBLAS found, more than one core), else one by one. Each core takes one share of the
-    tasks, every workers-th one, the calling thread included: one hand-over per core, not one per task."""
+    helps (NumPy arrays, OpenBLAS found, more than one core), else one by one. One thread per core, the calling
+    thread included, takes the next task nobody has taken until none is left: one hand-over per core, and a core
+    that the hypervisor pauses for a while (stolen time, common on shared machines) holds up only the task it is
+    on; the other core does the rest. An error in a task reaches the caller after the other threads are done."""
     tasks = list(tasks)
     if xp is not np or workers < 2 or _set_blas_threads is None or len(tasks) < 2:
         return [task() for task in tasks]
     global _pool
+    results = [None] * len(tasks)
+    taken = itertools.count()        # next(taken) is one C call under the GIL: each index is handed out once
     with _lock:                      # one parallel section at a time; a second caller waits its turn
         if _pool is None:
             _pool = ThreadPoolExecutor(workers - 1, thread_name_prefix="tinycnn")
         before = _get_blas_threads()
         _set_blas_threads(1)
-        shares = [tasks[i::workers] for i in range(workers)]
-        others = [_pool.submit(_run_all, share) for share in shares[1:]]
+        others = [_pool.submit(_take_tasks, tasks, results, taken) for _ in range(min(workers, len(tasks)) - 1)]
         try:
-            results = [_run_all(shares[0])] + [future.result() for future in others]
+            _take_tasks(tasks, results, taken)
         finally:
-            wait(others)             # never leave a share running past this section, even after an error
+            wait(others)             # never leave a task running past this section, even after an error
             _set_blas_threads(before)
-    ordered = [None] * len(tasks)
-    for i, part in enumerate(results):
-        ordered[i::workers] = part
-    return ordered
+    for future in others:
+        future.result()              # a worker's error, raised here
+    return results
 
 
-def _run_all(share):
-    return [task() for task in share]
+def _take_tasks(tasks, results, taken):
+    while (i := next(taken)) < len(tasks):
+        results[i] = tasks[i]()
 
 
 def spans(total, floats_per_unit, budget=BLOCK, xp=np):
