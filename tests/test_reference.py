@@ -84,6 +84,25 @@ def test_max_pool_ties_go_to_the_first_maximum(xp):
 
 
 @pytest.mark.parametrize("channels_major", [True, False], ids=["channels-major", "NCHW"])
+@pytest.mark.parametrize("kernel, stride, padding", [(2, 2, 0), (3, 2, 1)], ids=["2x2", "3x3s2p1"])
+def test_max_pool_in_blocks_of_channels_equals_the_reference(xp, channels_major, kernel, stride, padding):
+    # Large enough that the fast version pools several blocks of channels (parallel.spans), on both cores.
+    from tinycnn import parallel
+    rng = np.random.default_rng(5)
+    N, C, H, W = 16, 24, 16, 15
+    assert len(parallel.spans(C, N * H * W)) > 1
+    x = rng.standard_normal((C, N, H, W)).transpose(1, 0, 2, 3) if channels_major else \
+        rng.standard_normal((N, C, H, W))
+    x[:, :, :4] = -1.0                                                  # ties, and windows of all-negative values
+    args = ((kernel, kernel), (stride, stride), (padding, padding))
+    y, cache = F.max_pool2d_forward(xp.asarray(x), *args)
+    np.testing.assert_array_equal(to_numpy(y), naive.max_pool2d_forward(x, *args))
+    dy = rng.standard_normal(y.shape)
+    np.testing.assert_allclose(to_numpy(F.max_pool2d_backward(xp.asarray(dy), cache)),   # overlaps add up
+                               naive.max_pool2d_backward(dy, x, *args), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("channels_major", [True, False], ids=["channels-major", "NCHW"])
 def test_batch_norm_and_relu_in_blocks_equal_the_reference(xp, channels_major):
     # Large enough that the fast versions cut the work into blocks of channels and elements (parallel.spans).
     rng = np.random.default_rng(3)

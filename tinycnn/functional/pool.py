@@ -6,7 +6,9 @@ with one strided slice each, so it runs on NumPy and CuPy alike. The work is don
 (C, N, H, W) so that outputs keep the memory layout the convolutions use (see im2col.py).
 """
 import math
+from functools import partial
 
+from .. import parallel
 from ..backend import get_array_module
 from .im2col import conv_output_size, pad2d, window
 
@@ -15,22 +17,26 @@ def _offsets(KH, KW):
     return [(i, j) for i in range(KH) for j in range(KW)]
 
 
-def _running_max(x, axis, K, S, out_size):
-    """Max over K offsets along ``axis`` (2: rows, 3: columns) with stride S, and which offset won (the first
-    on ties): (max, arg)."""
+def _running_max(x, axis, K, S, out_size, best, arg):
+    """Max over K offsets along ``axis`` (2: rows, 3: columns) with stride S into ``best``, and which offset
+    won into ``arg`` (the first on ties)."""
     xp = get_array_module(x)
     index = [slice(None)] * 4
-    best, arg = None, None
     for k in range(K):
         index[axis] = window(k, S, out_size)
         v = x[tuple(index)]
-        if best is None:
-            best, arg = v.copy(), xp.zeros(v.shape, dtype=xp.uint8 if K < 256 else xp.int32)
+        if k == 0:
+            best[...], arg[...] = v, 0
             continue
         better = (v > best).view(xp.uint8).astype(arg.dtype, copy=False)
         arg += better * (k - arg)                     # arg = k where v wins (k > arg: no underflow)
         xp.maximum(best, v, out=best)                 # (masked copies are several times slower in NumPy)
-    return best, arg
+
+
+def _channel_blocks(C, floats_per_channel, xp):
+    """Blocks of channels for parallel.run: each channel is pooled on its own, and in the channels-major layout
+    a block of channels is one contiguous piece of memory."""
+    return [slice(c0, c1) for c0, c1 in parallel.spans(C, floats_per_channel, xp=xp)]
 
 
 def max_pool2d_forward(x, kernel_size, stride, padding):
@@ -39,23 +45,30 @@ def max_pool2d_forward(x, kernel_size, stride, padding):
     A max over a rectangle is a max over rows of maxes over columns, so it is done in two passes: first each
     row's max over the KW columns of every window, then the max of those over the KH rows. Taking the first
     winner in each pass gives the first maximum in row-major order, PyTorch's choice on ties; the cache keeps
-    both passes' winners (one byte each) for backward.
+    both passes' winners (one byte each) for backward. Blocks of channels go through both passes while they
+    are in the cache, on both cores (tinycnn/parallel.py).
     """
+    xp = get_array_module(x)
     (KH, KW), (SH, SW), (PH, PW) = kernel_size, stride, padding
     N, C, H, W = x.shape
     OH, OW = conv_output_size(H, KH, SH, PH), conv_output_size(W, KW, SW, PW)
-    x_pad = pad2d(x.transpose(1, 0, 2, 3), PH, PW, value=-math.inf)     # (C, N, Hp, Wp)
-    row_max, col_arg = _running_max(x_pad, 3, KW, SW, OW)               # (C, N, Hp, OW)
-    y, row_arg = _running_max(row_max, 2, KH, SH, OH)                   # (C, N, OH, OW)
+    x_c = x.transpose(1, 0, 2, 3)                                       # (C, N, H, W)
+    y = xp.empty((C, N, OH, OW), dtype=x.dtype)
+    col_arg = xp.empty((C, N, H + 2 * PH, OW), dtype=xp.uint8 if KW < 256 else xp.int32)
+    row_arg = xp.empty((C, N, OH, OW), dtype=xp.uint8 if KH < 256 else xp.int32)
+
+    def pool(c):
+        x_pad = pad2d(x_c[c], PH, PW, value=-math.inf)                  # (Cb, N, Hp, Wp)
+        row_max = xp.empty(col_arg[c].shape, dtype=x.dtype)              # (Cb, N, Hp, OW)
+        _running_max(x_pad, 3, KW, SW, OW, row_max, col_arg[c])
+        _running_max(row_max, 2, KH, SH, OH, y[c], row_arg[c])
+    parallel.run([partial(pool, c) for c in _channel_blocks(C, N * H * W, xp)], xp)
     return y.transpose(1, 0, 2, 3), (x.shape, col_arg, row_arg, kernel_size, stride, padding)
 
 
-def _route(dy, arg, axis, K, S, size):
-    """The backward of _running_max: dy goes to the offset that won; overlapping windows add up."""
-    xp = get_array_module(dy)
-    shape = list(dy.shape)
-    shape[axis] = size
-    dx = xp.zeros(shape, dtype=dy.dtype)
+def _route(dy, arg, axis, K, S, dx):
+    """The backward of _running_max, into dx: dy goes to the offset that won; overlapping windows add up."""
+    dx[...] = 0
     index = [slice(None)] * 4
     for k in range(K):
         index[axis] = window(k, S, dy.shape[axis])
@@ -64,16 +77,25 @@ def _route(dy, arg, axis, K, S, size):
             dx[tuple(index)] += share
         else:                                         # windows do not overlap: each input gets one share
             dx[tuple(index)] = share
-    return dx
 
 
 def max_pool2d_backward(dy, cache):
     """dx: each window's gradient goes to its one arg-max input; overlapping windows add up."""
+    xp = get_array_module(dy)
     x_shape, col_arg, row_arg, (KH, KW), (SH, SW), (PH, PW) = cache
     N, C, H, W = x_shape
-    d_row_max = _route(dy.transpose(1, 0, 2, 3), row_arg, 2, KH, SH, H + 2 * PH)    # (C, N, Hp, OW)
-    dx_pad = _route(d_row_max, col_arg, 3, KW, SW, W + 2 * PW)                       # (C, N, Hp, Wp)
-    return dx_pad[:, :, PH:PH + H, PW:PW + W].transpose(1, 0, 2, 3)
+    dy_c = dy.transpose(1, 0, 2, 3)                                     # (C, N, OH, OW)
+    dx = xp.empty((C, N, H, W), dtype=dy.dtype)
+
+    def route(c):
+        d_row_max = xp.empty(col_arg[c].shape, dtype=dy.dtype)           # (Cb, N, Hp, OW)
+        _route(dy_c[c], row_arg[c], 2, KH, SH, d_row_max)
+        dx_pad = dx[c] if PH == PW == 0 else xp.empty(d_row_max.shape[:3] + (W + 2 * PW,), dtype=dy.dtype)
+        _route(d_row_max, col_arg[c], 3, KW, SW, dx_pad)                 # (Cb, N, Hp, Wp)
+        if PH or PW:
+            dx[c] = dx_pad[:, :, PH:PH + H, PW:PW + W]
+    parallel.run([partial(route, c) for c in _channel_blocks(C, N * H * W, xp)], xp)
+    return dx.transpose(1, 0, 2, 3)
 
 
 def avg_pool2d_forward(x, kernel_size, stride, padding):
