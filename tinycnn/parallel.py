@@ -72,15 +72,19 @@ def run(tasks, xp=np):
         return [task() for task in tasks]
     global _pool
     results = [None] * len(tasks)
-    taken = itertools.count()        # next(taken) is one C call under the GIL: each index is handed out once
+    counter, counter_lock = itertools.count(), threading.Lock()
+
+    def take():                      # the next task's index: each index is handed out once
+        with counter_lock:
+            return next(counter)
     with _lock:                      # one parallel section at a time; a second caller waits its turn
         if _pool is None:
             _pool = ThreadPoolExecutor(workers - 1, thread_name_prefix="tinycnn")
         before = _get_blas_threads()
         _set_blas_threads(1)
-        others = [_pool.submit(_take_tasks, tasks, results, taken) for _ in range(min(workers, len(tasks)) - 1)]
+        others = [_pool.submit(_take_tasks, tasks, results, take) for _ in range(min(workers, len(tasks)) - 1)]
         try:
-            _take_tasks(tasks, results, taken)
+            _take_tasks(tasks, results, take)
         finally:
             wait(others)             # never leave a task running past this section, even after an error
             _set_blas_threads(before)
@@ -89,8 +93,8 @@ def run(tasks, xp=np):
     return results
 
 
-def _take_tasks(tasks, results, taken):
-    while (i := next(taken)) < len(tasks):
+def _take_tasks(tasks, results, take):
+    while (i := take()) < len(tasks):
         results[i] = tasks[i]()
 
 
