@@ -57,7 +57,8 @@ def build_optimizer(args, model):
     the batch-norm biases form a third group that learns S times faster (airbench's 64: a shift the next layer
     needs can then be learnt in a few steps, while the weights keep a rate at which they stay stable), decayed
     as airbench does: weight decay / S, so that the decay per step (lr * weight decay) equals the weights'.
-    (With fastnet at batch 64, S = 64 slowed training: benchmarks/RESULTS.md, runs 14 and 16.)"""
+    (With fastnet at batch 64, S = 64 slowed training and S = 8 gained nothing beyond a seed's spread:
+    benchmarks/RESULTS.md, runs 14, 16 and 18.)"""
     if not args.bias_lr_scale > 0:
         raise SystemExit(f"--bias-lr-scale must be a positive number, got {args.bias_lr_scale}")
     params = [p for p in model.parameters() if p.requires_grad]
