@@ -118,6 +118,9 @@ def split_validation(x, y, fraction, seed):
 
 
 def cmd_train(args):
+    if args.processes < 1 or (args.processes > 1 and args.device != "cpu"):
+        raise SystemExit(f"train: --processes must be at least 1, and 1 on --device {args.device}; "
+                         f"got {args.processes}")
     backend.use(args.device)
     backend.manual_seed(args.seed)
     cifar = data.load_cifar10(args.data_dir)
@@ -157,7 +160,7 @@ def cmd_train(args):
             "normalization": {"mean": mean.tolist(), "std": std.tolist()},
             "input_shape": list(cifar.x_train.shape[1:]), "args": {k: v for k, v in vars(args).items() if k != "run"}}
     trainer = Trainer(model, loss_fn, optimizer, scheduler, schedule, callbacks, args.seed, args.out, meta,
-                      progress=not args.no_progress, tta=args.tta)
+                      progress=not args.no_progress, tta=args.tta, processes=args.processes)
     if args.resume:
         trainer.resume(args.resume)
         print(f"resumed from {args.resume} at epoch {trainer.epoch + 1}, batch {trainer.batch}")
@@ -283,6 +286,9 @@ def parser():
     t.add_argument("--data-dir", help="where CIFAR-10 is (default: $TINYCNN_DATA, then ~/.cache/tinycnn)")
     t.add_argument("--out", default="runs/resnet20", help="run folder: history, curves, metrics, checkpoints")
     t.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
+    t.add_argument("--processes", type=int, default=1, metavar="P",
+                   help="split each batch over P processes, one core each (CPU; batch norm then normalises each "
+                        "process's rows on their own: not the same computation as P=1)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its last.npz")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")

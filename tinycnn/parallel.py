@@ -20,6 +20,7 @@ import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from functools import partial
 
 import numpy as np
@@ -91,6 +92,23 @@ def run(tasks, xp=np):
     for future in others:
         future.result()              # a worker's error, raised here
     return results
+
+
+@contextmanager
+def one_core():
+    """Within this block, this process works on one core: no thread pool, OpenBLAS on one thread. For a process
+    that shares the cores with others, as each replica of tinycnn.data_parallel does."""
+    global workers
+    saved = workers, (_get_blas_threads() if _get_blas_threads else None)
+    workers = 1
+    if _set_blas_threads:
+        _set_blas_threads(1)
+    try:
+        yield
+    finally:
+        workers = saved[0]
+        if _set_blas_threads:
+            _set_blas_threads(saved[1])
 
 
 def _take_tasks(tasks, results, take):

@@ -19,6 +19,7 @@ import numpy as np
 from . import backend
 from .backend import to_numpy
 from .checkpoint import Checkpoint, save_checkpoint
+from .data_parallel import DataParallel, slice_gradients
 from .data.loader import batch_seed
 from .functional.loss import log_softmax
 from .metrics import classification_report, confusion_matrix
@@ -190,12 +191,17 @@ class Trainer:
     """Runs training. ``schedule`` says when ``scheduler.step()`` is called: after every "batch" or "epoch".
 
     meta: JSON-able facts stored in every checkpoint (model name and config, classes, normalisation...).
+    processes: split each batch over this many processes, one core each (tinycnn/data_parallel.py; batch norm
+    then normalises each process's rows on their own, so 2 processes do not compute what 1 does).
     """
 
     def __init__(self, model, loss_fn, optimizer, scheduler=None, schedule="epoch", callbacks=(), seed=0,
-                 out_dir=None, meta=None, progress=True, tta=False):
+                 out_dir=None, meta=None, progress=True, tta=False, processes=1):
         if schedule not in ("batch", "epoch"):
             raise ValueError(f"Trainer: schedule is 'batch' or 'epoch', got {schedule!r}")
+        if not isinstance(processes, int) or processes < 1:
+            raise ValueError(f"Trainer: processes must be an integer >= 1, got {processes!r}")
+        self.processes, self._parallel = processes, None
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.scheduler, self.schedule, self.callbacks = scheduler, schedule, list(callbacks)
         self.seed, self.out_dir, self.meta = seed, out_dir, dict(meta or {})
@@ -222,25 +228,21 @@ class Trainer:
 
     # --- training --------------------------------------------------------------------------------------------
     def _step(self, xb, yb, epoch, b):
-        backend.manual_seed(batch_seed(self.seed, epoch, b, 1))        # dropout masks, replayable
-        out = self.model(xb)
-        loss = self.loss_fn(out, yb)
+        seed = batch_seed(self.seed, epoch, b, 1)                    # dropout masks, replayable
+        self.optimizer.zero_grad()
+        if self._parallel is not None:
+            loss, correct = self._parallel.step(xb, yb, seed)
+        else:
+            loss, correct = slice_gradients(self.model, self.loss_fn, xb, yb, len(xb), seed)
         if not math.isfinite(loss):
             lr = self.optimizer.param_groups[0]["lr"]
             raise TrainingError(f"the loss became {loss} at epoch {epoch + 1}, batch {b + 1} (learning rate "
                                 f"{lr:.3g}): training diverged; lower the learning rate or check the data")
-        self.optimizer.zero_grad()
-        dlogits = self.loss_fn.backward()
-        if self.model.skips_dx:                                      # no one needs dL/d(images)
-            self.model.backward(dlogits, need_dx=False)
-        else:
-            self.model.backward(dlogits)
         self.optimizer.step()
         self.last_lr = self.optimizer.param_groups[0]["lr"]          # the rate this step used
         if self.scheduler is not None and self.schedule == "batch":
             self.scheduler.step()
-        logits = out[0] if isinstance(out, tuple) else out
-        return loss, int((logits.argmax(axis=1) == yb).sum())
+        return loss, correct
 
     def _epoch(self, loader, epoch):
         sums = self.partial or {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
@@ -277,12 +279,17 @@ class Trainer:
         Returns the history: one dict of logs per epoch."""
         self._interrupted = False
         main_thread = threading.current_thread() is threading.main_thread()
+        if self.processes > 1:
+            self._parallel = DataParallel(self.model, self.loss_fn, self.processes)
         previous = signal.signal(signal.SIGINT, self._on_sigint) if main_thread else None
         try:
             self._fit(train_loader, epochs, val_loader)
         finally:
             if main_thread:
                 signal.signal(signal.SIGINT, previous)
+            if self._parallel is not None:
+                self._parallel.close()
+                self._parallel = None
         if self.stop and self.stop != "interrupted" and self.progress:
             print(self.stop, flush=True)
         return self.history

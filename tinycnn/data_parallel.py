@@ -1,0 +1,182 @@
+"""Data parallelism: the batch of a training step split over processes, each on one core.
+
+One process uses both cores through threads (tinycnn/parallel.py), but only inside its parallel sections: the
+Python between them, small arrays, the loss and the optimizer run on one core, and the threads of one process
+share one GIL. Processes share nothing: each runs its own copy (a replica) of the model on its own rows of the
+batch, on one core, and only parameters and gradients travel between them. benchmarks/RESULTS.md has what that
+buys on this project's 2-core machine.
+
+A step with P processes and a batch of N rows, process p taking n_p of them (x_p, y_p):
+
+    every process p:  logits_p = model(x_p)        L_p = loss(logits_p, y_p)    (the mean over its n_p rows)
+                      g_p = the parameter gradient of (n_p / N) * L_p
+    the batch:        L = sum_p (n_p / N) * L_p    grad = sum_p g_p
+
+For layers that treat rows independently that is the gradient of the whole batch's mean loss. Batch norm does
+not: each process normalises its rows with their own mean and variance (PyTorch's DistributedDataParallel does
+the same unless its layers are converted to SyncBatchNorm; with one process per slice it is "ghost batch
+norm"). So training with 2 processes is not the same computation as with 1, though each is reproducible; the
+running statistics kept are those of the first process's rows.
+
+The first process owns the model and the optimizer. Before each step it sends the other processes the current
+parameters and their slices of the batch; after it, each sends its gradients back (for a CIFAR ResNet-20 about
+1 MB each way: a millisecond or so through a pipe).
+"""
+import multiprocessing
+import signal
+import traceback
+
+from . import backend, parallel
+from .data.loader import batch_seed
+
+
+def slice_gradients(model, loss_fn, x, y, total, seed):
+    """Forward and backward of one slice of a batch of `total` rows: the parameter gradients of the slice's share
+    of the batch-mean loss, (len(x) / total) * L_slice, accumulated into param.grad. Returns (L_slice, correct)."""
+    backend.manual_seed(seed)                                       # dropout masks, replayable
+    out = model(x)
+    loss = loss_fn(out, y)
+    dlogits = loss_fn.backward(len(x) / total)                      # d((n/N) L)/dlogits
+    if model.skips_dx:                                              # no one needs dL/d(images)
+        model.backward(dlogits, need_dx=False)
+    else:
+        model.backward(dlogits)
+    logits = out[0] if isinstance(out, tuple) else out
+    return loss, int((logits.argmax(axis=1) == y).sum())
+
+
+def _serve(model, loss_fn, conn):
+    """A replica's loop: receive parameters and a slice, send back (loss, correct, gradients); None ends it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)                    # Ctrl-C is the first process's to handle
+    params = model.parameters()
+    with parallel.one_core():
+        while True:
+            try:
+                message = conn.recv()
+            except EOFError:                                        # the first process is gone
+                return
+            if message is None:
+                return
+            try:
+                datas, flags, training, x, y, total, seed = message
+                for p, data, flag in zip(params, datas, flags):
+                    p.data[...] = data
+                    p.requires_grad, p.grad = flag, None
+                model.train(training)
+                loss, correct = slice_gradients(model, loss_fn, x, y, total, seed)
+                conn.send(("ok", loss, correct, [p.grad if p.requires_grad else None for p in params]))
+            except Exception:                                       # noqa: BLE001 -- reported to the first process
+                conn.send(("error", traceback.format_exc()))
+
+
+def slices(total, parts):
+    """(start, stop) of `parts` consecutive slices of range(total), sizes differing by at most one."""
+    sizes = [total // parts + (p < total % parts) for p in range(parts)]
+    starts = [sum(sizes[:p]) for p in range(parts)]
+    return [(s, s + n) for s, n in zip(starts, sizes)]
+
+
+class DataParallel:
+    """Training steps of ``model`` under ``loss_fn`` split over ``processes`` processes (this one and
+    processes - 1 started here, each with a copy of the model as it is now). Use as a context manager, or call
+    ``close()``, to end the other processes.
+
+        with DataParallel(model, loss_fn, processes=2) as dp:
+            for x, y in batches:
+                opt.zero_grad()
+                loss, correct = dp.step(x, y)      # param.grad += the batch-mean gradient
+                opt.step()
+    """
+
+    def __init__(self, model, loss_fn, processes=2):
+        if not isinstance(processes, int) or processes < 2:
+            raise ValueError(f"DataParallel: processes must be an integer >= 2, got {processes!r}")
+        if backend.xp_of() is not backend.np:
+            raise ValueError("DataParallel: splits work over CPU processes and needs the NumPy backend; "
+                             f"the active backend is {backend.xp_of().__name__}")
+        self.model, self.loss_fn, self.processes = model, loss_fn, processes
+        self._params = model.parameters()
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        context = multiprocessing.get_context(method)
+        self._replicas = []                                         # (process, connection) of ranks 1..P-1
+        for rank in range(1, processes):
+            ours, theirs = context.Pipe()
+            process = context.Process(target=_serve, args=(model, loss_fn, theirs), daemon=True,
+                                      name=f"tinycnn-replica-{rank}")
+            process.start()
+            theirs.close()
+            self._replicas.append((process, ours))
+
+    def step(self, x, y, seed=0):
+        """Forward and backward of the batch (x, y) over the processes; the gradient of the batch-mean loss is
+        added into each parameter's ``grad``. ``seed`` seeds this process's random draws (dropout); the others
+        derive theirs from it. Returns (batch-mean loss, number of rows classified correctly)."""
+        if not self._replicas:
+            raise RuntimeError("DataParallel: step after close()")
+        total = len(x)
+        if total < self.processes:
+            raise ValueError(f"DataParallel: a batch of {total} rows cannot be split over {self.processes} "
+                             "processes (each needs at least one row)")
+        spans = slices(total, self.processes)
+        datas = [p.data for p in self._params]
+        flags = [p.requires_grad for p in self._params]
+        for rank, ((_, conn), (start, stop)) in enumerate(zip(self._replicas, spans[1:]), 1):
+            conn.send((datas, flags, self.model.training, x[start:stop], y[start:stop], total,
+                       batch_seed(seed, rank)))
+        error = None
+        try:
+            with parallel.one_core():
+                start, stop = spans[0]
+                loss, correct = slice_gradients(self.model, self.loss_fn, x[start:stop], y[start:stop], total, seed)
+                loss *= (stop - start) / total
+        except Exception as e:                                      # noqa: BLE001 -- raised after the replies
+            error = e
+        replies = [self._receive(rank) for rank in range(1, self.processes)]   # always, to keep in step
+        if error is not None:
+            raise error
+        for rank, (status, *reply) in enumerate(replies, 1):
+            if status == "error":
+                raise RuntimeError(f"DataParallel: process {rank} of {self.processes} failed on rows "
+                                   f"{spans[rank][0]}:{spans[rank][1]} of the batch:\n{reply[0]}")
+        for rank, (_, slice_loss, slice_correct, grads) in enumerate(replies, 1):
+            loss += slice_loss * (spans[rank][1] - spans[rank][0]) / total
+            correct += slice_correct
+            for p, grad in zip(self._params, grads):
+                if grad is not None:
+                    p.accumulate(grad)
+        return loss, correct
+
+    def _receive(self, rank):
+        process, conn = self._replicas[rank - 1]
+        try:
+            return conn.recv()
+        except EOFError:
+            process.join(1)
+            self.close()
+            raise RuntimeError(f"DataParallel: process {rank} (pid {process.pid}) ended unexpectedly "
+                               f"(exit code {process.exitcode})") from None
+
+    def close(self):
+        """End the other processes (each finishes the step it is on)."""
+        for process, conn in self._replicas:
+            try:
+                conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+        for process, conn in self._replicas:
+            process.join(5)
+            if process.is_alive():
+                process.terminate()
+                process.join()
+            conn.close()
+        self._replicas = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_replicas", None):
+            self.close()
