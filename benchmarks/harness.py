@@ -13,9 +13,9 @@ import subprocess
 import time
 
 
-def training_step(model, batch, weight_decay=5e-4):
-    """One training step of ``model`` on a fixed random CIFAR-sized batch: forward, label-smoothed loss, backward
-    (as the training loop: no gradient for the images) and a Nesterov SGD step, as a zero-argument function."""
+def training_setup(model, batch, weight_decay=5e-4):
+    """What a training step of ``model`` needs: a fixed random CIFAR-sized batch (x, y), a label-smoothed loss and a
+    Nesterov SGD optimizer."""
     import numpy as np
     from tinycnn import data, nn, optim
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
@@ -24,6 +24,13 @@ def training_step(model, batch, weight_decay=5e-4):
     rng = np.random.default_rng(0)
     x = data.normalize(rng.integers(0, 256, (batch, 3, 32, 32), dtype=np.uint8), (0.5,) * 3, (0.25,) * 3)
     y = rng.integers(0, 10, batch)
+    return x, y, loss_fn, opt
+
+
+def training_step(model, batch, weight_decay=5e-4):
+    """One training step of ``model`` on training_setup's batch: forward, loss, backward (as the training loop: no
+    gradient for the images) and the SGD step, as a zero-argument function."""
+    x, y, loss_fn, opt = training_setup(model, batch, weight_decay)
 
     def step():
         loss_fn(model(x), y)

@@ -1,6 +1,8 @@
 """A whole training step (forward, loss, backward, SGD step) of ResNet-20 and of a CIFAR VGG at batch 128:
 tinycnn beside PyTorch CPU with the same layers, threads and data; peak memory of each in its own process;
-CIFAR-10 loading and augmentation throughput against what a training step consumes.
+CIFAR-10 loading and augmentation throughput against what a training step consumes. Also tinycnn's step with
+the batch split over two processes, one core each (tinycnn/data_parallel.py: batch norm then normalises each
+half on its own, so that row is not the same computation as PyTorch's; its memory is not measured).
 
     python benchmarks/step.py [--batch 128] [--repeats 7] [--write benchmarks/RESULTS.md]
 """
@@ -12,15 +14,33 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import arguments, import_torch, median_times, stamp, training_step, write_section  # noqa: E402
+from harness import arguments, import_torch, median_times, stamp, training_setup, training_step, \
+    write_section  # noqa: E402
 
 import tinycnn  # noqa: E402
 from tinycnn import data, models  # noqa: E402
+from tinycnn.data_parallel import DataParallel  # noqa: E402
+
+
+def tinycnn_model(name):
+    return models.resnet20() if name == "resnet20" else models.vgg11(cifar=True, batch_norm=True, width=0.5)
 
 
 def tinycnn_step(name, batch):
-    model = models.resnet20() if name == "resnet20" else models.vgg11(cifar=True, batch_norm=True, width=0.5)
-    return training_step(model, batch)
+    return training_step(tinycnn_model(name), batch)
+
+
+def data_parallel_step(name, batch, processes=2):
+    """training_step's step with the batch split over `processes` processes; returns (step, close)."""
+    model = tinycnn_model(name)
+    x, y, loss_fn, opt = training_setup(model, batch)
+    dp = DataParallel(model, loss_fn, processes)
+
+    def parallel_step():
+        opt.zero_grad()
+        dp.step(x, y)
+        opt.step()
+    return parallel_step, dp.close
 
 
 def torch_model(torch, name):
@@ -112,10 +132,15 @@ def main():
     step_ms = {}
     for name, label in (("resnet20", "ResNet-20"), ("vgg", "VGG-11-BN for CIFAR, half width")):
         tinycnn.manual_seed(0)
-        steps = [tinycnn_step(name, args.batch)] + ([torch_step(torch, name, args.batch)] if torch else [])
+        parallel_step, close = data_parallel_step(name, args.batch)
+        steps = [tinycnn_step(name, args.batch), parallel_step] + ([torch_step(torch, name, args.batch)] if torch else [])
         times = [t * 1e3 for t in median_times(steps, args.repeats)] + [float("nan")] * (torch is None)
+        close()
         step_ms[name] = times[0]
-        rows.append(f"| {label}: time | {times[0]:.0f} ms | {times[1]:.0f} ms | {times[0] / times[1]:.2f}x |")
+        rows.append(f"| {label}: time | {times[0]:.0f} ms | {times[2]:.0f} ms | {times[0] / times[2]:.2f}x |")
+        print(rows[-1], flush=True)
+        rows.append(f"| {label}: time, 2 processes (batch norm per half) | {times[1]:.0f} ms | {times[2]:.0f} ms | "
+                    f"{times[1] / times[2]:.2f}x |")
         print(rows[-1], flush=True)
         if torch:
             mem = [peak_memory_mib("tinycnn", name, args.batch), peak_memory_mib("torch", name, args.batch)]

@@ -1,6 +1,8 @@
 """tinycnn.parallel: the tasks' results come back in order, every task runs once, an error in any task reaches
 the caller only after the other tasks have finished, a core that is held up does not hold up the tasks nobody has
 taken, and OpenBLAS gets its thread count back."""
+import os
+import signal
 import threading
 import time
 
@@ -64,6 +66,40 @@ def test_a_held_up_thread_does_not_hold_up_the_tasks_nobody_has_taken():
         ran_by[i] = threading.get_ident()
     parallel.run([lambda i=i: task(i) for i in range(9)])
     assert all(ran_by[i] != ran_by[0] for i in range(1, 9))
+
+
+@pytest.mark.skipif(parallel.workers < 2 or parallel._get_blas_threads is None or not hasattr(os, "fork"),
+                    reason="needs two cores, NumPy's OpenBLAS and fork")
+def test_a_forked_child_runs_tasks_on_threads_of_its_own():
+    # The parent's pool threads are not copied into a forked child (data_parallel forks its processes): the child
+    # must start its own pool, or its first parallel section waits for threads that do not exist.
+    parallel.run([lambda: None] * 4)                      # the parent's pool exists
+    pid = os.fork()
+    if pid == 0:
+        seen = set()
+        parallel.run([lambda: (seen.add(threading.get_ident()), time.sleep(0.02))] * 8)
+        os._exit(0 if len(seen) >= 2 else 1)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child's parallel section did not finish in 30 s")
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_cores_sets_the_threads_within_a_block_and_restores_them(n):
+    before = parallel.workers, parallel._get_blas_threads() if parallel._get_blas_threads else None
+    with parallel.cores(n):
+        assert parallel.workers == n
+        if parallel._get_blas_threads:
+            assert parallel._get_blas_threads() == n
+    assert (parallel.workers, parallel._get_blas_threads() if parallel._get_blas_threads else None) == before
 
 
 def test_elementwise_blocks_cover_the_whole_array_in_any_layout():

@@ -69,9 +69,10 @@ def test_evaluate_averages_probabilities_over_tta_views():
     assert result["acc"] == (want.argmax(1) == y).mean()
 
 
-def make_trainer(tmp_path, fail_at=None, seed=5, lookahead=False, freeze=None):
+def make_trainer(tmp_path, fail_at=None, seed=5, lookahead=False, freeze=None, processes=1):
     """A trainer that gets a Ctrl-C (SIGINT) in the middle of its fail_at-th step; with ``lookahead``, its SGD
-    inside a Lookahead; with ``freeze`` = (name, epochs), a FreezeAfter callback."""
+    inside a Lookahead; with ``freeze`` = (name, epochs), a FreezeAfter callback; with ``processes``, each batch
+    split over that many processes."""
     tinycnn.manual_seed(1)
     model = nn.Sequential(small_cnn().children()[0], nn.BatchNorm2d(16), nn.ReLU(), nn.Dropout(0.2),
                           nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
@@ -94,7 +95,7 @@ def make_trainer(tmp_path, fail_at=None, seed=5, lookahead=False, freeze=None):
     if freeze:
         callbacks.append(FreezeAfter(model, *freeze))
     return Trainer(model, loss_fn, opt, sched, "batch", callbacks, seed, str(tmp_path), {"model": "test"},
-                   progress=False)
+                   progress=False, processes=processes)
 
 
 def loaders(seed=5):
@@ -103,8 +104,9 @@ def loaders(seed=5):
     return train, data.DataLoader(x[48:], y[48:], batch_size=16)
 
 
-@pytest.mark.parametrize("options", [{}, {"lookahead": True, "freeze": ("0.bias", 1)}],
-                         ids=["sgd", "lookahead+freeze"])
+@pytest.mark.parametrize("options", [{}, {"lookahead": True, "freeze": ("0.bias", 1)},
+                                     {"lookahead": True, "freeze": ("0.bias", 1), "processes": 2}],
+                         ids=["sgd", "lookahead+freeze", "lookahead+freeze+2-processes"])
 def test_resume_after_ctrl_c_matches_an_uninterrupted_run(tmp_path, capsys, options):
     straight = make_trainer(tmp_path / "a", **options)
     straight.fit(loaders()[0], 3, loaders()[1])

@@ -45,11 +45,11 @@ def slice_gradients(model, loss_fn, x, y, total, seed):
     return loss, int((logits.argmax(axis=1) == y).sum())
 
 
-def _serve(model, loss_fn, conn):
+def _serve(model, loss_fn, conn, cores):
     """A replica's loop: receive parameters and a slice, send back (loss, correct, gradients); None ends it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)                    # Ctrl-C is the first process's to handle
     params = model.parameters()
-    with parallel.one_core():
+    with parallel.cores(cores):
         while True:
             try:
                 message = conn.recv()
@@ -78,8 +78,8 @@ def slices(total, parts):
 
 class DataParallel:
     """Training steps of ``model`` under ``loss_fn`` split over ``processes`` processes (this one and
-    processes - 1 started here, each with a copy of the model as it is now). Use as a context manager, or call
-    ``close()``, to end the other processes.
+    processes - 1 started here, each with a copy of the model as it is now), each using an equal share of the
+    cores (tinycnn.parallel.workers). Use as a context manager, or call ``close()``, to end the other processes.
 
         with DataParallel(model, loss_fn, processes=2) as dp:
             for x, y in batches:
@@ -95,13 +95,14 @@ class DataParallel:
             raise ValueError("DataParallel: splits work over CPU processes and needs the NumPy backend; "
                              f"the active backend is {backend.xp_of().__name__}")
         self.model, self.loss_fn, self.processes = model, loss_fn, processes
+        self.cores = max(1, parallel.workers // processes)         # each process's share of the cores
         self._params = model.parameters()
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         context = multiprocessing.get_context(method)
         self._replicas = []                                         # (process, connection) of ranks 1..P-1
         for rank in range(1, processes):
             ours, theirs = context.Pipe()
-            process = context.Process(target=_serve, args=(model, loss_fn, theirs), daemon=True,
+            process = context.Process(target=_serve, args=(model, loss_fn, theirs, self.cores), daemon=True,
                                       name=f"tinycnn-replica-{rank}")
             process.start()
             theirs.close()
@@ -120,12 +121,12 @@ class DataParallel:
         spans = slices(total, self.processes)
         datas = [p.data for p in self._params]
         flags = [p.requires_grad for p in self._params]
-        for rank, ((_, conn), (start, stop)) in enumerate(zip(self._replicas, spans[1:]), 1):
-            conn.send((datas, flags, self.model.training, x[start:stop], y[start:stop], total,
-                       batch_seed(seed, rank)))
+        for rank, (start, stop) in enumerate(spans[1:], 1):
+            self._send(rank, (datas, flags, self.model.training, x[start:stop], y[start:stop], total,
+                              batch_seed(seed, rank)))
         error = None
         try:
-            with parallel.one_core():
+            with parallel.cores(self.cores):
                 start, stop = spans[0]
                 loss, correct = slice_gradients(self.model, self.loss_fn, x[start:stop], y[start:stop], total, seed)
                 loss *= (stop - start) / total
@@ -146,15 +147,24 @@ class DataParallel:
                     p.accumulate(grad)
         return loss, correct
 
-    def _receive(self, rank):
-        process, conn = self._replicas[rank - 1]
+    def _send(self, rank, message):
         try:
-            return conn.recv()
-        except EOFError:
-            process.join(1)
-            self.close()
-            raise RuntimeError(f"DataParallel: process {rank} (pid {process.pid}) ended unexpectedly "
-                               f"(exit code {process.exitcode})") from None
+            self._replicas[rank - 1][1].send(message)
+        except (BrokenPipeError, ConnectionResetError):
+            self._died(rank)
+
+    def _receive(self, rank):
+        try:
+            return self._replicas[rank - 1][1].recv()
+        except (EOFError, ConnectionResetError):
+            self._died(rank)
+
+    def _died(self, rank):
+        process = self._replicas[rank - 1][0]
+        process.join(1)
+        self.close()
+        raise RuntimeError(f"DataParallel: process {rank} (pid {process.pid}) ended unexpectedly "
+                           f"(exit code {process.exitcode})") from None
 
     def close(self):
         """End the other processes (each finishes the step it is on)."""

@@ -95,20 +95,30 @@ def run(tasks, xp=np):
 
 
 @contextmanager
-def one_core():
-    """Within this block, this process works on one core: no thread pool, OpenBLAS on one thread. For a process
-    that shares the cores with others, as each replica of tinycnn.data_parallel does."""
+def cores(n):
+    """Within this block, this process uses n cores: n threads for parallel sections, OpenBLAS on n threads.
+    For a process that shares the machine's cores with others, as the processes of tinycnn.data_parallel do."""
     global workers
     saved = workers, (_get_blas_threads() if _get_blas_threads else None)
-    workers = 1
+    workers = n
     if _set_blas_threads:
-        _set_blas_threads(1)
+        _set_blas_threads(n)
     try:
         yield
     finally:
         workers = saved[0]
         if _set_blas_threads:
             _set_blas_threads(saved[1])
+
+
+def _forget_pool():
+    """In a forked child: the parent's pool threads do not exist there, so start a pool of its own when needed."""
+    global _pool, _lock
+    _pool, _lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _take_tasks(tasks, results, take):
