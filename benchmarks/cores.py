@@ -1,8 +1,9 @@
-"""One core or two: a fastnet training step (batch 64, the make-train recipe's network) and a ResNet-20 step
-(batch 128), alternating two-core and one-core settings (the thread pool and OpenBLAS at 2, then both at 1) in
-one process; median and min over rounds.
+"""One core, two cores, or two processes: a fastnet training step (batch 64, the make-train recipe's network) and a
+ResNet-20 step (batch 128) in three settings, their rounds interleaved in one run: "two cores" (one process, the
+thread pool and OpenBLAS at 2), "one core" (both at 1) and "two processes" (tinycnn.data_parallel: the batch split
+over two processes of one core each; batch norm then normalises each half on its own). Median and min over rounds.
 
-    python benchmarks/cores.py [ROUNDS]      (default 8; benchmarks/RESULTS.md's table used 6)
+    python benchmarks/cores.py [ROUNDS]      (default 8)
 """
 import os
 import sys
@@ -11,40 +12,58 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import training_step  # noqa: E402
+from harness import training_setup, training_step  # noqa: E402
 
 import tinycnn  # noqa: E402
 from tinycnn import models, parallel  # noqa: E402
+from tinycnn.data_parallel import DataParallel  # noqa: E402
 
 
-def make(name, batch):
+def model(name):
     tinycnn.manual_seed(0)
-    model = models.fastnet(widths=(32, 64, 128), identity=True) if name == "fastnet" else models.resnet20()
-    return training_step(model, batch)
+    return models.fastnet(widths=(32, 64, 128), identity=True) if name == "fastnet" else models.resnet20()
 
 
-def setting(cores):
-    parallel.workers = cores
-    parallel._set_blas_threads(cores)
+def in_setting(cores, step):
+    def run():
+        with parallel.cores(cores):
+            step()
+    return run
 
 
-if parallel._set_blas_threads is None:
-    sys.exit("cores.py: OpenBLAS's thread setting was not found, so one core cannot be compared with two")
+def two_processes(name, batch):
+    net = model(name)
+    x, y, loss_fn, opt = training_setup(net, batch)
+    dp = DataParallel(net, loss_fn, 2)                    # each process on parallel.workers // 2 = 1 core
+
+    def step():
+        opt.zero_grad()
+        dp.step(x, y)
+        opt.step()
+    return step, dp.close
+
+
+if parallel._set_blas_threads is None or parallel.workers != 2:
+    sys.exit("cores.py: needs 2 cores (TINYCNN_NUM_THREADS) and OpenBLAS's thread setting")
 rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 8
 for name, batch, reps in [("fastnet", 64, 5), ("resnet20", 128, 2)]:
-    step = make(name, batch)
-    times = {1: [], 2: []}
-    for cores in (2, 1):
-        setting(cores); step()
+    parallel_step, close = two_processes(name, batch)
+    steps = {"two cores": in_setting(2, training_step(model(name), batch)),
+             "one core": in_setting(1, training_step(model(name), batch)),
+             "two processes": parallel_step}
+    times = {k: [] for k in steps}
+    for step in steps.values():
+        step()
     for r in range(rounds):
-        for cores in ((2, 1) if r % 2 == 0 else (1, 2)):
-            setting(cores)
+        for key in (list(steps) if r % 2 == 0 else list(steps)[::-1]):
             t = time.perf_counter()
             for _ in range(reps):
-                step()
-            times[cores].append((time.perf_counter() - t) / reps * 1e3)
-    m = {c: (np.median(v), np.min(v)) for c, v in times.items()}
-    print(f"{name} batch {batch}: two cores median {m[2][0]:.0f} ms (min {m[2][1]:.0f}), one core median "
-          f"{m[1][0]:.0f} ms (min {m[1][1]:.0f}); one/two = {m[1][0] / m[2][0]:.2f} (medians), "
-          f"{m[1][1] / m[2][1]:.2f} (mins); one-core faster in "
-          f"{sum(a < b for a, b in zip(times[1], times[2]))} of {rounds} rounds", flush=True)
+                steps[key]()
+            times[key].append((time.perf_counter() - t) / reps * 1e3)
+    close()
+    m = {k: (np.median(v), np.min(v)) for k, v in times.items()}
+    base = times["two cores"]
+    print(f"{name} batch {batch}: " + "; ".join(
+        f"{k} median {m[k][0]:.0f} ms (min {m[k][1]:.0f}), {m[k][0] / m['two cores'][0]:.2f}x two cores'"
+        + ("" if k == "two cores" else f", faster than two cores in {sum(a < b for a, b in zip(v, base))}/{rounds}")
+        for k, v in times.items()), flush=True)
