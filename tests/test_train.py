@@ -241,9 +241,21 @@ def test_cli_end_to_end(tmp_path, monkeypatch, capsys):
     assert cli(["predict", str(out / "best.npz"), str(image), "--plot", str(tmp_path / "p.png"), "--top-k", "2"]) == 0
     text = capsys.readouterr().out
     assert "test accuracy" in text and f"{image}: " in text and (tmp_path / "p.png").stat().st_size > 0
-    assert cli(args + ["--epochs", "3", "--resume", str(out / "last.npz")]) == 0
-    assert "resumed from" in capsys.readouterr().out
+    import tinycnn.train
+    started = []
+
+    class CountedDataParallel(tinycnn.train.DataParallel):
+        def __init__(self, *args):
+            started.append(args[2])
+            super().__init__(*args)
+    monkeypatch.setattr(tinycnn.train, "DataParallel", CountedDataParallel)
+    assert cli(args + ["--epochs", "3", "--resume", str(out / "last.npz"), "--processes", "2"]) == 0
+    assert "resumed from" in capsys.readouterr().out and started == [2]      # --processes reached the trainer
     assert len(json.loads((out / "history.json").read_text())) == 3
+    with pytest.raises(SystemExit, match="--processes must be at least 1, got 0"):
+        cli(args + ["--processes", "0"])
+    with pytest.raises(SystemExit, match="--device gpu takes --processes 1"):
+        cli(args + ["--processes", "2", "--device", "gpu"])
 
 
 def test_cli_lookahead_freeze_after_and_identity_init(tmp_path, monkeypatch, capsys):

@@ -118,9 +118,11 @@ def split_validation(x, y, fraction, seed):
 
 
 def cmd_train(args):
-    if args.processes < 1 or (args.processes > 1 and args.device != "cpu"):
-        raise SystemExit(f"train: --processes must be at least 1, and 1 on --device {args.device}; "
-                         f"got {args.processes}")
+    if args.processes < 1:
+        raise SystemExit(f"train: --processes must be at least 1, got {args.processes}")
+    if args.processes > 1 and args.device != "cpu":
+        raise SystemExit(f"train: --processes {args.processes} splits batches over CPU processes; "
+                         f"--device {args.device} takes --processes 1")
     backend.use(args.device)
     backend.manual_seed(args.seed)
     cifar = data.load_cifar10(args.data_dir)
