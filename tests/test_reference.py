@@ -83,6 +83,25 @@ def test_max_pool_ties_go_to_the_first_maximum(xp):
     np.testing.assert_array_equal(dx[0, 0], expected)
 
 
+@pytest.mark.parametrize("K, S, size", [(2, 2, 8), (2, 2, 9), (3, 2, 9), (2, 3, 9), (3, 3, 7)])
+def test_max_pool_route_writes_every_input_of_its_output(K, S, size):
+    """Max pooling's backward routes dy into an uninitialised array: the inputs that no window covers (a left-over
+    row, the gaps of a stride larger than the kernel) must come out 0, and shares of overlapping windows add up,
+    whatever the array held before (NaN here)."""
+    from tinycnn.functional.pool import _route
+    rng = np.random.default_rng(K * 100 + S * 10 + size)
+    out = (size - K) // S + 1
+    dy = rng.standard_normal((2, 3, out, 4))
+    arg = rng.integers(0, K, dy.shape).astype(np.uint8)
+    dx = np.full((2, 3, size, 4), np.nan)
+    _route(dy, arg, 2, K, S, dx)
+    expected = np.zeros_like(dx)
+    for o in range(out):
+        for k in range(K):
+            expected[:, :, o * S + k] += np.where(arg[:, :, o] == k, dy[:, :, o], 0.0)
+    np.testing.assert_array_equal(dx, expected)
+
+
 @pytest.mark.parametrize("channels_major", [True, False], ids=["channels-major", "NCHW"])
 @pytest.mark.parametrize("kernel, stride, padding", [(2, 2, 0), (3, 2, 1)], ids=["2x2", "3x3s2p1"])
 def test_max_pool_in_blocks_of_channels_equals_the_reference(xp, channels_major, kernel, stride, padding):
