@@ -273,6 +273,7 @@ def test_cli_lookahead_freeze_after_and_identity_init(tmp_path, monkeypatch, cap
         ckpt = Checkpoint(str(tmp_path / "run" / "last.npz"))
         biases.append(ckpt.model_state["features.whiten.bias"])
         head.append(ckpt.model_state["classifier.weight"])
+    assert "decoding" not in capsys.readouterr().err             # the image tree was decoded without a bar
     assert ckpt.meta["optimizer"]["type"] == "Lookahead" and ckpt.meta["model"]["config"]["identity"] is True
     assert any(name.endswith("/slow") for name in ckpt._optim_arrays) and ckpt.meta["args"]["alternate_flip"]
     np.testing.assert_array_equal(biases[1], biases[0])          # frozen after epoch 1, resumed or not

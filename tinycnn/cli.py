@@ -125,7 +125,7 @@ def cmd_train(args):
                          f"--device {args.device} takes --processes 1")
     backend.use(args.device)
     backend.manual_seed(args.seed)
-    cifar = data.load_cifar10(args.data_dir)
+    cifar = data.load_cifar10(args.data_dir, progress=not args.no_progress)
     x_train, y_train = cifar.x_train, cifar.y_train
     if args.subset:
         keep = np.sort(np.random.default_rng(args.seed).permutation(len(x_train))[:args.subset])
@@ -293,7 +293,8 @@ def parser():
                         "process's rows on their own: not the same computation as P=1)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its last.npz")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--no-progress", action="store_true",
+                   help="no progress bars (training, and decoding or downloading the data)")
     t.set_defaults(run=cmd_train)
 
     e = sub.add_parser("eval", help="test loss, accuracy, per-class metrics and confusion matrix of a checkpoint")
