@@ -21,7 +21,8 @@ test: $(STAMP)
 # The default recipe: the best measured with a margin inside the project's 30 minutes (benchmarks/RESULTS.md,
 # run 24: 88.14% test accuracy in 25 minutes of training on the 2-core development machine, each batch split over
 # two processes; run 23, one epoch more, reached 88.71% in 29.5 minutes, too close to the limit for a default).
-# On a busier hour of that shared host the same steps took up to 1.7x as long.
+# Seed 1 gave 88.13% in 28.6 minutes an hour later (run 26); on busier hours of that shared host the same steps
+# took up to 1.7x as long.
 # CIFAR-10 is looked for in $$TINYCNN_DATA, then ~/.cache/tinycnn, and downloaded there when absent.
 # Override with TRAIN_ARGS="...".
 TRAIN_ARGS ?= --model fastnet --model-arg widths=64,128,256 --model-arg identity=true --epochs 8 --val-fraction 0 \
