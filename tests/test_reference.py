@@ -44,6 +44,35 @@ def test_conv_fast_equals_naive(xp, case):
     np.testing.assert_allclose(to_numpy(db), db_ref, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("shift", [True, False], ids=["shift", "im2col"])
+def test_both_stride_one_conv_paths_equal_naive(xp, monkeypatch, shift):
+    """Stride-1 convolutions take the shift path or im2col's by shape (_shift_pays); each must be right on all."""
+    from tinycnn.functional import conv
+    monkeypatch.setattr(conv, "_shift_pays", lambda *shape: shift)
+    cases = [c for c in random_conv_cases(150, seed=4) if c["stride"] == (1, 1)]
+    assert len(cases) >= 10
+    for case in cases:
+        args = dict(stride=(1, 1), padding=case["padding"], dilation=case["dilation"], groups=case["groups"])
+        y, cache = F.conv2d_forward(xp.asarray(case["x"]), xp.asarray(case["W"]), xp.asarray(case["b"]), **args)
+        assert cache[0][0] == ("shift" if shift else "im2col")
+        dy = np.random.default_rng(5).standard_normal(y.shape)
+        dx, dW, _ = F.conv2d_backward(xp.asarray(dy), cache)
+        dx_ref, dW_ref, _ = naive.conv2d_backward(dy, case["x"], case["W"], **args)
+        np.testing.assert_allclose(to_numpy(y), naive.conv2d_forward(case["x"], case["W"], case["b"], **args),
+                                   rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(to_numpy(dx), dx_ref, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(to_numpy(dW), dW_ref, rtol=1e-10, atol=1e-10)
+
+
+def test_shift_path_is_chosen_where_it_measured_faster():
+    from tinycnn.functional.conv import _shift_pays
+    same = dict(KH=3, KW=3, PH=1, PW=1, DH=1, DW=1)
+    assert _shift_pays(16, 16, 32, 32, **same) and _shift_pays(64, 64, 8, 8, **same)   # ResNet-20's
+    assert _shift_pays(3, 16, 32, 32, **same)                       # from RGB: few input channels
+    assert not _shift_pays(128, 256, 7, 7, **same)                  # widening
+    assert not _shift_pays(256, 256, 3, 3, **same)                  # a 4x4 grid for 3x3 outputs
+
+
 def random_pool_cases(count, seed=3):
     rng = np.random.default_rng(seed)
     cases = []

@@ -18,9 +18,10 @@ Two things make this fast in NumPy without changing the math:
 - For stride 1, flatten the padded input of each channel to one row of length L = N*Hp*Wp. Kernel offset (i, j)
   is then a plain shift by i*DH*Wp + j*DW along that row, so the column matrix is made of K contiguous slices,
   and the output is computed on the whole padded grid (the few positions past the valid OH x OW are dropped).
-  Neighbouring rows and images share their padding (_grid_size), which keeps those extra positions few.
+  Neighbouring rows and images share their padding (_grid_size), which keeps those extra positions few on
+  large maps; on small ones (3x3) they are not few, and im2col's exact columns are used (_shift_pays).
   The input gradient is the same computation run on dy with the shifts reversed and the kernel transposed (a
-  "full" convolution), so stride 1 never needs col2im's slice-adds.
+  "full" convolution), so the shift path never needs col2im's slice-adds.
 - The chunks are independent, so they run on both cores (tinycnn/parallel.py); backward runs its dW and dx
   chunks side by side.
 """
@@ -31,6 +32,7 @@ from ..backend import get_array_module
 from .im2col import col2im, conv_output_size, im2col, pad2d
 
 CHUNK = 1 << 19   # floats per column-matrix chunk (2 MiB in float32): small enough to stay in a core's cache
+MAX_GRID_WASTE = 0.5    # see _shift_pays; measured in benchmarks/RESULTS.md ("Eleventh session")
 
 
 def _weight_matrix(W, G):
@@ -56,6 +58,20 @@ def _grid_size(size, kernel, padding, dilation):
     next period's leading P zeros do not already supply. (The right padding of one row is the left padding of
     the next, the bottom padding of one image the top padding of the next, and the output still fits.)"""
     return size + padding + max(0, padding - dilation * (kernel - 1))
+
+
+def _shift_pays(C_in, C_out, H, W, KH, KW, PH, PW, DH, DW):
+    """Whether a stride-1 convolution takes the shift path rather than im2col's, by what measured faster on one
+    core (benchmarks/RESULTS.md, "Eleventh session"):
+    - not on maps so small that the padded grid is mostly padding: the shift path computes all Hp*Wp grid
+      positions for OH*OW valid ones, 16 for 9 on a 3x3 map with padding 1 (MAX_GRID_WASTE);
+    - not when the convolution widens (C_out > C_in) from more than a few input channels: its output and its
+      dY column matrix (K*C_out rows) are then the larger arrays, and the shift path copies them whole where
+      im2col works image by image in the cache;
+    - otherwise yes: contiguous copies, no col2im."""
+    grid = _grid_size(H, KH, PH, DH) * _grid_size(W, KW, PW, DW)
+    valid = conv_output_size(H, KH, 1, PH, DH) * conv_output_size(W, KW, 1, PW, DW)
+    return grid <= (1 + MAX_GRID_WASTE) * valid and (C_out <= C_in or C_in * KH * KW <= 32)
 
 
 def _shift_columns(src, shifts, start, stop):
@@ -88,7 +104,7 @@ def conv2d_forward(x, W, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
     OH, OW = conv_output_size(H, KH, SH, PH, DH), conv_output_size(Wd, KW, SW, PW, DW)
     W_mat = _weight_matrix(W, G)
     x_c = x.transpose(1, 0, 2, 3)                                   # (C_in, N, H, W): contiguous from our layers
-    if SH == SW == 1:
+    if SH == SW == 1 and _shift_pays(C_in, C_out, H, Wd, KH, KW, PH, PW, DH, DW):
         Hp, Wp = _grid_size(H, KH, PH, DH), _grid_size(Wd, KW, PW, DW)
         shifts = [i * DH * Wp + j * DW for i in range(KH) for j in range(KW)]
         L = N * Hp * Wp
