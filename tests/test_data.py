@@ -257,6 +257,36 @@ def test_crop_is_a_shift_within_the_padding():
     assert len(set(shifts)) > 1
 
 
+def test_a_smaller_crop_is_a_window_of_the_padded_image_anywhere_it_fits():
+    x, p = images(40), 1
+    out = data.random_crop(x, p, np.random.default_rng(0), size=(5, 6))
+    assert out.shape == (40, 3, 5, 6) and out.dtype == np.uint8
+    padded = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    corners = set()
+    for o, xp_ in zip(out, padded):
+        hits = [(dy, dx) for dy in range(8 + 2 * p - 5 + 1) for dx in range(10 + 2 * p - 6 + 1)
+                if np.array_equal(o, xp_[:, dy:dy + 5, dx:dx + 6])]
+        assert hits, "a crop that is not a window of the padded image"
+        corners.add(hits[0])
+    assert {dy for dy, _ in corners} == set(range(6)) and {dx for _, dx in corners} == set(range(7))
+    with pytest.raises(ValueError, match="a 11x6 window does not fit 8x10 images padded by 1"):
+        data.random_crop(x, p, np.random.default_rng(0), size=(11, 6))
+
+
+def test_small_crops_in_the_first_epochs_then_full_size_images():
+    x, rng = images(4), np.random.default_rng
+    aug = data.Augment(2, True, small_crops=(6, 2))
+    assert [aug(x, rng(0), epoch=e).shape[2:] for e in range(4)] == [(6, 6), (6, 6), (8, 10), (8, 10)]
+    np.testing.assert_array_equal(aug(x, rng(3), epoch=2), data.Augment(2, True)(x, rng(3)))  # as without it
+    assert data.Augment(0, False, small_crops=(4, 1))(x, rng(0), epoch=0).shape[2:] == (4, 4)  # no padding
+    with pytest.raises(ValueError, match="needs the epoch"):
+        aug(x, rng(0))
+    with pytest.raises(ValueError, match="small_crops must be"):
+        data.Augment(2, True, small_crops=(6, 0))
+    loader = data.DataLoader(x, np.arange(4), batch_size=2, augment=aug, mean=(0,) * 3, std=(1,) * 3)
+    assert [xb.shape[2:] for e in range(3) for _, xb, _ in loader.batches(e)] == [(6, 6)] * 4 + [(8, 10)] * 2
+
+
 def test_augmentation_is_deterministic_under_a_seed():
     aug, x = data.Augment(4, True, 4), images(16)
     a = aug(x, np.random.default_rng(7))

@@ -286,6 +286,29 @@ def test_cli_lookahead_freeze_after_and_identity_init(tmp_path, monkeypatch, cap
         cli(args + ["--epochs", "1", "--batch-size", "64", "--out", str(tmp_path / "bad")])
 
 
+def test_cli_small_crops_train_the_first_epochs_on_smaller_images(tmp_path, monkeypatch, capsys):
+    """--small-crops 28:1: epoch 1's steps see 28x28 crops, epoch 2's whole 32x32 images; bad values refused."""
+    from tinycnn.models.sequential_models import SequentialClassifier
+    monkeypatch.setenv("TINYCNN_CACHE", str(tmp_path / "cache"))
+    write_image_tree(str(tmp_path / "data"), tiny_cifar(per_batch=8, test=12))
+    sizes, forward = [], SequentialClassifier.forward
+
+    def spy(self, x):
+        if self.training:
+            sizes.append(x.shape[2:])
+        return forward(self, x)
+    monkeypatch.setattr(SequentialClassifier, "forward", spy)
+    args = ["train", "--model", "fastnet", "--model-arg", "widths=8,8,16", "--batch-size", "8", "--val-fraction",
+            "0", "--data-dir", str(tmp_path / "data"), "--no-progress", "--schedule", "none", "--epochs", "2",
+            "--out", str(tmp_path / "run")]
+    assert cli(args + ["--small-crops", "28:1"]) == 0
+    assert sizes == [(28, 28)] * 5 + [(32, 32)] * 5                 # 40 images, batches of 8, two epochs
+    for bad in ("28", "28:0", "x:1"):
+        with pytest.raises(SystemExit):
+            cli(args + ["--small-crops", bad])
+        assert "expects SIZE:EPOCHS" in capsys.readouterr().err
+
+
 def test_bias_lr_scale_groups_the_batch_norm_biases_and_keeps_their_ratio_under_one_cycle():
     """--bias-lr-scale S: every batch-norm bias, and nothing else, learns at S times the rate at every step of
     the one-cycle schedule, with the weights' decay per step; without it the groups are as before (weights with

@@ -76,6 +76,14 @@ def build_optimizer(args, model):
     return (optim.Adam if args.optimizer == "adam" else optim.AdamW)(groups, lr=args.lr)
 
 
+def small_crops(text):
+    """--small-crops SIZE:EPOCHS -> (SIZE, EPOCHS)."""
+    size, _, epochs = text.partition(":")
+    if not (size.isdigit() and epochs.isdigit() and int(size) > 0 and int(epochs) > 0):
+        raise argparse.ArgumentTypeError(f"expects SIZE:EPOCHS, two positive whole numbers, got {text!r}")
+    return int(size), int(epochs)
+
+
 def freeze_callbacks(pairs, model):
     """FreezeAfter callbacks from --freeze-after NAME=EPOCHS arguments."""
     callbacks = []
@@ -133,7 +141,7 @@ def cmd_train(args):
     (x_train, y_train), val = split_validation(x_train, y_train, args.val_fraction, args.seed)
     mean, std = data.channel_stats(x_train)
     flip = False if args.no_flip else "alternate" if args.alternate_flip else True
-    augment = data.Augment(args.crop_padding, flip, args.cutout, seed=args.seed)
+    augment = data.Augment(args.crop_padding, flip, args.cutout, seed=args.seed, small_crops=args.small_crops)
     loader_args = dict(batch_size=args.batch_size, mean=mean, std=std, seed=args.seed)
     train_loader = data.DataLoader(x_train, y_train, shuffle=True, augment=augment, drop_last=True, **loader_args)
     val_loader = data.DataLoader(*val, **loader_args) if val else None
@@ -281,6 +289,9 @@ def parser():
     flips.add_argument("--alternate-flip", action="store_true",
                        help="mirror each image on every other epoch instead of at random (airbench's alternating flip)")
     t.add_argument("--cutout", type=int, default=0, help="cutout square size (0: off)")
+    t.add_argument("--small-crops", metavar="SIZE:EPOCHS", type=small_crops,
+                   help="progressive resizing: train the first EPOCHS epochs on random SIZE x SIZE crops (cheaper "
+                        "steps; the network must accept that size), the rest on full-size images")
     t.add_argument("--tta", **TTA_ARGUMENT)
     t.add_argument("--val-fraction", type=float, default=0.1, help="training images held out for validation")
     t.add_argument("--subset", type=int, default=0, help="train on this many random training images only")

@@ -37,16 +37,21 @@ def normalize(x, mean, std):
     return out.transpose(1, 0, 2, 3)
 
 
-def random_crop(x, padding, rng):
-    """Pad by ``padding`` zeros on every side, then cut a random H x W window from each image: a random
-    translation by up to +-padding pixels in each direction."""
+def random_crop(x, padding, rng, size=None):
+    """Pad by ``padding`` zeros on every side, then cut a random window of ``size`` (OH, OW) from each image, by
+    default H x W: a random translation by up to +-padding pixels in each direction. A smaller window also
+    drops a random margin of the image (see Augment's small_crops)."""
     xp = get_array_module(x)
     N, C, H, W = x.shape
+    OH, OW = (H, W) if size is None else size
+    if not (0 < OH <= H + 2 * padding and 0 < OW <= W + 2 * padding):
+        raise ValueError(f"random_crop: a {OH}x{OW} window does not fit {H}x{W} images padded by {padding}")
     x_pad = xp.zeros((N, C, H + 2 * padding, W + 2 * padding), dtype=x.dtype)
     x_pad[:, :, padding:padding + H, padding:padding + W] = x
-    dy, dx = (xp.asarray(rng.integers(0, 2 * padding + 1, N)) for _ in range(2))
-    rows = (dy[:, None] + xp.arange(H))[:, None, :, None]                 # (N, 1, H, 1)
-    cols = (dx[:, None] + xp.arange(W))[:, None, None, :]                 # (N, 1, 1, W)
+    dy = xp.asarray(rng.integers(0, H + 2 * padding - OH + 1, N))       # the window's top-left corner
+    dx = xp.asarray(rng.integers(0, W + 2 * padding - OW + 1, N))
+    rows = (dy[:, None] + xp.arange(OH))[:, None, :, None]                # (N, 1, OH, 1)
+    cols = (dx[:, None] + xp.arange(OW))[:, None, None, :]                # (N, 1, 1, OW)
     return x_pad[xp.arange(N)[:, None, None, None], xp.arange(C)[None, :, None, None], rows, cols]
 
 
@@ -88,16 +93,33 @@ class Augment:
     """Random crop with padding, horizontal flip and optional cutout, in that order.
 
     flip: True (random, probability 1/2), False, or "alternate" (alternating_flip: then the DataLoader passes
-    each batch's dataset positions and the epoch; ``seed`` draws the images' first flips)."""
+    each batch's dataset positions and the epoch; ``seed`` draws the images' first flips).
 
-    def __init__(self, crop_padding=4, flip=True, cutout_size=0, seed=0):
+    small_crops: (size, epochs) cuts size x size crops in the first ``epochs`` epochs (counted from 0, as the
+    DataLoader passes them) and full-size ones after: "progressive resizing" (fast.ai's DAWNBench entries).
+    A network that ends in a global pooling trains on the smaller images at a fraction of the cost of a step
+    (about (size/H)^2); the objects keep their scale, since nothing is resized, and the last epochs see whole
+    images as the test does."""
+
+    def __init__(self, crop_padding=4, flip=True, cutout_size=0, seed=0, small_crops=None):
         if flip not in (True, False, "alternate"):
             raise ValueError(f"Augment: flip must be True, False or 'alternate', got {flip!r}")
+        if small_crops is not None and not (len(small_crops) == 2 and all(
+                isinstance(v, int) and v > 0 for v in small_crops)):
+            raise ValueError(f"Augment: small_crops must be (size, epochs), two positive ints, got {small_crops!r}")
         self.crop_padding, self.flip, self.cutout_size, self.seed = crop_padding, flip, cutout_size, seed
+        self.small_crops = small_crops
 
     def __call__(self, x, rng, index=None, epoch=None):
-        if self.crop_padding:
-            x = random_crop(x, self.crop_padding, rng)
+        size = None
+        if self.small_crops is not None:
+            if epoch is None:
+                raise ValueError("Augment(small_crops=...) needs the epoch: call it as augment(x, rng, epoch=...) "
+                                 "(DataLoader does)")
+            if epoch < self.small_crops[1]:
+                size = (self.small_crops[0],) * 2
+        if self.crop_padding or size:
+            x = random_crop(x, self.crop_padding, rng, size)
         if self.flip == "alternate":
             if index is None or epoch is None:
                 raise ValueError("Augment(flip='alternate') needs each batch's dataset positions and the epoch: "
@@ -111,4 +133,5 @@ class Augment:
 
     def __repr__(self):
         return (f"Augment(crop_padding={self.crop_padding}, flip={self.flip!r}, cutout_size={self.cutout_size}"
+                + (f", small_crops={self.small_crops}" if self.small_crops else "")
                 + (f", seed={self.seed})" if self.flip == "alternate" else ")"))
