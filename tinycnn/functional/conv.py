@@ -19,7 +19,8 @@ Two things make this fast in NumPy without changing the math:
   is then a plain shift by i*DH*Wp + j*DW along that row, so the column matrix is made of K contiguous slices,
   and the output is computed on the whole padded grid (the few positions past the valid OH x OW are dropped).
   Neighbouring rows and images share their padding (_grid_size), which keeps those extra positions few on
-  large maps; on small ones (3x3) they are not few, and im2col's exact columns are used (_shift_pays).
+  large maps. On small ones (3x3) they are not few; there, and for convolutions that widen the channels,
+  im2col's exact columns are used instead (_shift_pays).
   The input gradient is the same computation run on dy with the shifts reversed and the kernel transposed (a
   "full" convolution), so the shift path never needs col2im's slice-adds.
 - The chunks are independent, so they run on both cores (tinycnn/parallel.py); backward runs its dW and dx
