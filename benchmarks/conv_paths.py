@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import training_step  # noqa: E402
+from harness import median_times, training_step  # noqa: E402
 
 import tinycnn  # noqa: E402
 from tinycnn import models, parallel  # noqa: E402
@@ -51,6 +51,14 @@ def path_times(C_in, C_out, size, batch, repeats, shift):
     return [1e3 * statistics.median(ts) for ts in times]
 
 
+def with_rule(rule, step):
+    """step() run with _shift_pays replaced by rule."""
+    def run():
+        conv._shift_pays = rule
+        step()
+    return run
+
+
 def model(name):
     tinycnn.manual_seed(0)
     if name == "resnet20":
@@ -79,15 +87,8 @@ def main():
         print("|---|---:|---:|---:|")
         for name in ("fastnet", "resnet20"):
             step = training_step(model(name), args.batch)
-            times = {True: [], False: []}
-            for r in range(2 * args.repeats + 2):
-                for use_rule in ((True, False) if r % 2 else (False, True)):
-                    conv._shift_pays = RULE if use_rule else (lambda *shape: True)
-                    t = time.perf_counter()
-                    step()
-                    if r >= 2:
-                        times[use_rule].append(time.perf_counter() - t)
-            a, b = (1e3 * statistics.median(times[k]) for k in (True, False))
+            a, b = (1e3 * t for t in median_times([with_rule(RULE, step), with_rule(lambda *shape: True, step)],
+                                                  repeats=2 * args.repeats))
             print(f"| {name} | {a:.1f} | {b:.1f} | {a / b:.3f} |", flush=True)
     conv._shift_pays = RULE
 
