@@ -50,6 +50,9 @@ POOL_CASES = {
     "adaptive avg to 1": (nn.AdaptiveAvgPool2d(1), (2, 3, 5, 4)),
     "adaptive avg uneven bins": (nn.AdaptiveAvgPool2d((3, 2)), (2, 2, 7, 5)),
     "adaptive avg upsampling bins": (nn.AdaptiveAvgPool2d(4), (1, 2, 3, 3)),
+    "adaptive max to 1": (nn.AdaptiveMaxPool2d(1), (2, 3, 5, 4)),
+    "adaptive max uneven bins": (nn.AdaptiveMaxPool2d((3, 2)), (2, 2, 7, 5)),
+    "adaptive max upsampling bins": (nn.AdaptiveMaxPool2d(4), (1, 2, 3, 3)),
 }
 
 

@@ -139,6 +139,22 @@ def test_identity_init_passes_channels_through(c_in, c_out):
             assert w[:k, :, 1, 1].trace() == k
 
 
+def test_fastnet_takes_small_crops_and_pools_32x32_maps_as_a_3x3_max_pool():
+    """fastnet ends in a global max pool: on 32x32 images its final maps are 3x3, so it gives airbench's 3x3
+    max pool's logits; it also runs forward and backward on the 24x24 crops of progressive resizing."""
+    tinycnn.manual_seed(0)
+    model = models.fastnet(widths=(8, 8, 16)).eval()
+    x = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    logits = model(x)
+    model.features.pool = nn.MaxPool2d(3)
+    np.testing.assert_array_equal(model(x), logits)
+    model = models.fastnet(widths=(8, 8, 16))
+    crops = x[:, :, 4:28, 4:28]
+    assert model(crops).shape == (2, 10)
+    assert model.backward(np.ones((2, 10), dtype=np.float32)).shape == crops.shape
+    assert model.features.group1.conv1.weight.grad.shape == (8, 24, 3, 3)
+
+
 def test_fastnet_logit_scale_multiplies_the_logits_and_its_gradient():
     """fastnet(logit_scale=s) gives s times the logits of the same network without it, and the head passes
     s * dy back (a gradient check of the whole head, linear layer and scale)."""

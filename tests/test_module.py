@@ -111,6 +111,7 @@ def test_output_shapes():
     assert nn.AvgPool2d(2)(x).shape == (2, 3, 16, 16)
     assert nn.AdaptiveAvgPool2d((7, 5))(x).shape == (2, 3, 7, 5)
     assert nn.AdaptiveAvgPool2d((None, 4))(x).shape == (2, 3, 32, 4)
+    assert nn.AdaptiveMaxPool2d((None, 4))(x).shape == (2, 3, 32, 4)
 
 
 def test_batch_norm_running_statistics_are_unbiased(xp, rng):

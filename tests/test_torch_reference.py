@@ -55,7 +55,10 @@ def test_conv2d(xp, kwargs):
     (nn.AvgPool2d((3, 2)), torch.nn.AvgPool2d((3, 2))),
     (nn.AdaptiveAvgPool2d((3, 5)), torch.nn.AdaptiveAvgPool2d((3, 5))),
     (nn.AdaptiveAvgPool2d(1), torch.nn.AdaptiveAvgPool2d(1)),
-], ids=["max padded", "max non-square", "avg padded", "avg non-square", "adaptive", "global"])
+    (nn.AdaptiveMaxPool2d((3, 5)), torch.nn.AdaptiveMaxPool2d((3, 5))),
+    (nn.AdaptiveMaxPool2d(1), torch.nn.AdaptiveMaxPool2d(1)),
+], ids=["max padded", "max non-square", "avg padded", "avg non-square", "adaptive", "global", "adaptive max",
+        "global max"])
 def test_pooling(xp, ours, theirs):
     x = np.random.default_rng(1).standard_normal((2, 3, 9, 7))
     compare_layer(xp, ours, theirs, x)

@@ -1,4 +1,4 @@
-"""Pooling: max, average and adaptive average, forward and backward.
+"""Pooling: max, average, adaptive average and adaptive max, forward and backward.
 
 Shapes: x (N, C, H, W) -> y (N, C, OH, OW), each channel pooled on its own. A window of KH x KW moves in steps
 of SH, SW over the input padded by PH, PW. Like im2col, each op is a short loop over the KH*KW kernel offsets
@@ -151,4 +151,31 @@ def adaptive_avg_pool2d_backward(dy, cache):
     for i, (h0, h1) in enumerate(adaptive_bins(H, OH)):
         for j, (w0, w1) in enumerate(adaptive_bins(W, OW)):
             dx[:, :, h0:h1, w0:w1] += (dy[:, :, i, j] / ((h1 - h0) * (w1 - w0)))[:, :, None, None]
+    return dx
+
+
+def adaptive_max_pool2d_forward(x, output_size):
+    """y[..., i, j] = max of x over bin i of the rows and bin j of the columns (the bins of adaptive_bins)."""
+    xp = get_array_module(x)
+    N, C, H, W = x.shape
+    OH, OW = output_size
+    y = xp.empty((N, C, OH, OW), dtype=x.dtype)
+    args = {}                                   # (i, j) -> (N, C) index of the max in bin (i, j), flattened
+    for i, (h0, h1) in enumerate(adaptive_bins(H, OH)):
+        for j, (w0, w1) in enumerate(adaptive_bins(W, OW)):
+            block = x[:, :, h0:h1, w0:w1].reshape(N, C, -1)
+            args[i, j] = block.argmax(axis=2)
+            y[:, :, i, j] = xp.take_along_axis(block, args[i, j][:, :, None], axis=2)[:, :, 0]
+    return y, (x.shape, output_size, args)
+
+
+def adaptive_max_pool2d_backward(dy, cache):
+    """dx: dy[..., i, j] goes to the one arg-max of bin (i, j); overlapping bins add up."""
+    xp = get_array_module(dy)
+    (N, C, H, W), (OH, OW), args = cache
+    dx = xp.zeros((N, C, H, W), dtype=dy.dtype)
+    for i, (h0, h1) in enumerate(adaptive_bins(H, OH)):
+        for j, (w0, w1) in enumerate(adaptive_bins(W, OW)):
+            one_hot = xp.arange((h1 - h0) * (w1 - w0)) == args[i, j][:, :, None]       # (N, C, bin size)
+            dx[:, :, h0:h1, w0:w1] += (one_hot * dy[:, :, i, j, None]).reshape(N, C, h1 - h0, w1 - w0)
     return dx

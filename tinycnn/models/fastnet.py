@@ -3,9 +3,10 @@ before it tysam-code's hlb-CIFAR10 and D. Page's "How to train your ResNet"), na
 
     whiten: 2x2 conv, 3 -> 24 channels, frozen, from the eigenvectors of the training set's 2x2 patches
     three groups of  conv 3x3 -> max pool 2 -> BN -> ReLU -> conv 3x3 -> BN -> ReLU   (widths w1, w2, w3)
-    max pool 3 -> flatten -> linear
+    global max pool -> flatten -> linear
 
-On 32x32 images the maps are 31 -> 15 -> 7 -> 3 -> 1. Pooling right after the first conv of a group lets
+On 32x32 images the maps are 31 -> 15 -> 7 -> 3 -> 1 (airbench's final pool is a 3x3 max pool, the same on
+32x32 images; a global one also takes the smaller crops of progressive resizing, 24x24: 23 -> 11 -> 5 -> 2 -> 1). Pooling right after the first conv of a group lets
 batch norm and ReLU run on maps four times smaller, and most of the work is in wide convolutions at low
 resolution, which are large, efficient matrix products.
 
@@ -75,7 +76,7 @@ def fastnet(num_classes=10, widths=(64, 128, 256), in_channels=3, train_whiten_b
     features = nn.Sequential(OrderedDict(
         whiten=nn.Conv2d(in_channels, whiten_channels, 2, bias=True), relu=nn.ReLU(),
         group1=conv_group(whiten_channels, w1), group2=conv_group(w1, w2), group3=conv_group(w2, w3),
-        pool=nn.MaxPool2d(3)))
+        pool=nn.AdaptiveMaxPool2d(1)))
     head = nn.Linear(w3, num_classes, bias=False)
     if logit_scale != 1:
         head = nn.Sequential(OrderedDict(linear=head, scale=Scale(logit_scale)))

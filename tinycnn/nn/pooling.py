@@ -1,4 +1,4 @@
-"""Pooling layers: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d. The math lives in tinycnn.functional.pool."""
+"""Pooling layers: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d. The math lives in tinycnn.functional.pool."""
 from ..functional import pool as F
 from ..functional.im2col import pair
 from .module import Module, check_grad, check_input
@@ -48,9 +48,10 @@ class AvgPool2d(_Pool2d):
     _backward = staticmethod(F.avg_pool2d_backward)
 
 
-class AdaptiveAvgPool2d(Module):
-    """Average pooling to a fixed output size (OH, OW) whatever the input size: bin i of an axis of length
-    H covers [floor(i*H/OH), ceil((i+1)*H/OH)). ``None`` in output_size keeps that input dimension."""
+class _AdaptivePool2d(Module):
+    """What adaptive max and average pooling share: pooling to a fixed output size (OH, OW) whatever the input
+    size. Bin i of an axis of length H covers [floor(i*H/OH), ceil((i+1)*H/OH)). ``None`` in output_size keeps
+    that input dimension."""
 
     def __init__(self, output_size):
         self.output_size = (output_size, output_size) if not isinstance(output_size, (tuple, list)) \
@@ -59,14 +60,27 @@ class AdaptiveAvgPool2d(Module):
     def forward(self, x):
         check_input(self, x, (4,), "(N, C, H, W)")
         size = tuple(x.shape[2 + i] if s is None else s for i, s in enumerate(self.output_size))
-        y, cache = F.adaptive_avg_pool2d_forward(x, size)
+        y, cache = self._forward(x, size)
         self._cache = (cache, y.shape)
         return y
 
     def backward(self, dy):
         cache, y_shape = self._pop_cache()
         check_grad(self, dy, y_shape)
-        return F.adaptive_avg_pool2d_backward(dy, cache)
+        return self._backward(dy, cache)
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool2d(_AdaptivePool2d):
+    """Mean over each bin; bins may differ in size and overlap."""
+    _forward = staticmethod(F.adaptive_avg_pool2d_forward)
+    _backward = staticmethod(F.adaptive_avg_pool2d_backward)
+
+
+class AdaptiveMaxPool2d(_AdaptivePool2d):
+    """Max over each bin; the gradient goes to one arg-max per bin. ``AdaptiveMaxPool2d(1)`` is global max
+    pooling, whatever the map size."""
+    _forward = staticmethod(F.adaptive_max_pool2d_forward)
+    _backward = staticmethod(F.adaptive_max_pool2d_backward)
