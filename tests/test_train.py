@@ -287,7 +287,8 @@ def test_cli_lookahead_freeze_after_and_identity_init(tmp_path, monkeypatch, cap
 
 
 def test_cli_small_crops_train_the_first_epochs_on_smaller_images(tmp_path, monkeypatch, capsys):
-    """--small-crops 28:1: epoch 1's steps see 28x28 crops, epoch 2's whole 32x32 images; bad values refused."""
+    """--small-crops 24:1,28:1: epoch 1's steps see 24x24 crops, epoch 2's 28x28, epoch 3's whole 32x32 images;
+    bad values refused."""
     from tinycnn.models.sequential_models import SequentialClassifier
     monkeypatch.setenv("TINYCNN_CACHE", str(tmp_path / "cache"))
     write_image_tree(str(tmp_path / "data"), tiny_cifar(per_batch=8, test=12))
@@ -299,11 +300,11 @@ def test_cli_small_crops_train_the_first_epochs_on_smaller_images(tmp_path, monk
         return forward(self, x)
     monkeypatch.setattr(SequentialClassifier, "forward", spy)
     args = ["train", "--model", "fastnet", "--model-arg", "widths=8,8,16", "--batch-size", "8", "--val-fraction",
-            "0", "--data-dir", str(tmp_path / "data"), "--no-progress", "--schedule", "none", "--epochs", "2",
+            "0", "--data-dir", str(tmp_path / "data"), "--no-progress", "--schedule", "none", "--epochs", "3",
             "--out", str(tmp_path / "run")]
-    assert cli(args + ["--small-crops", "28:1"]) == 0
-    assert sizes == [(28, 28)] * 5 + [(32, 32)] * 5                 # 40 images, batches of 8, two epochs
-    for bad in ("28", "28:0", "x:1"):
+    assert cli(args + ["--small-crops", "24:1,28:1"]) == 0
+    assert sizes == [(24, 24)] * 5 + [(28, 28)] * 5 + [(32, 32)] * 5     # 40 images, batches of 8, three epochs
+    for bad in ("28", "28:0", "x:1", "24:1,", "24:1;28:1"):
         with pytest.raises(SystemExit):
             cli(args + ["--small-crops", bad])
         assert "expects SIZE:EPOCHS" in capsys.readouterr().err

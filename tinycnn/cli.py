@@ -77,11 +77,15 @@ def build_optimizer(args, model):
 
 
 def small_crops(text):
-    """--small-crops SIZE:EPOCHS -> (SIZE, EPOCHS)."""
-    size, _, epochs = text.partition(":")
-    if not (size.isdigit() and epochs.isdigit() and int(size) > 0 and int(epochs) > 0):
-        raise argparse.ArgumentTypeError(f"expects SIZE:EPOCHS, two positive whole numbers, got {text!r}")
-    return int(size), int(epochs)
+    """--small-crops SIZE:EPOCHS[,SIZE:EPOCHS...] -> ((SIZE, EPOCHS), ...), stages in order."""
+    stages = []
+    for stage in text.split(","):
+        size, _, epochs = stage.partition(":")
+        if not (size.isdigit() and epochs.isdigit() and int(size) > 0 and int(epochs) > 0):
+            raise argparse.ArgumentTypeError(f"expects SIZE:EPOCHS[,SIZE:EPOCHS...], positive whole numbers, "
+                                             f"got {text!r}")
+        stages.append((int(size), int(epochs)))
+    return tuple(stages)
 
 
 def freeze_callbacks(pairs, model):
@@ -289,9 +293,10 @@ def parser():
     flips.add_argument("--alternate-flip", action="store_true",
                        help="mirror each image on every other epoch instead of at random (airbench's alternating flip)")
     t.add_argument("--cutout", type=int, default=0, help="cutout square size (0: off)")
-    t.add_argument("--small-crops", metavar="SIZE:EPOCHS", type=small_crops,
+    t.add_argument("--small-crops", metavar="SIZE:EPOCHS[,...]", type=small_crops,
                    help="progressive resizing: train the first EPOCHS epochs on random SIZE x SIZE crops (cheaper "
-                        "steps; the network must accept that size), the rest on full-size images")
+                        "steps; the network must accept that size), the rest on full-size images; several "
+                        "stages follow each other (24:2,28:3: 2 epochs on 24x24 crops, then 3 on 28x28)")
     t.add_argument("--tta", **TTA_ARGUMENT)
     t.add_argument("--val-fraction", type=float, default=0.1, help="training images held out for validation")
     t.add_argument("--subset", type=int, default=0, help="train on this many random training images only")

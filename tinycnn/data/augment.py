@@ -97,6 +97,8 @@ class Augment:
 
     small_crops: (size, epochs) cuts size x size crops in the first ``epochs`` epochs (counted from 0, as the
     DataLoader passes them) and full-size ones after: "progressive resizing" (fast.ai's DAWNBench entries).
+    Several stages, ((size1, epochs1), (size2, epochs2), ...), follow each other: size1 for epochs1 epochs,
+    then size2 for epochs2, and so on.
     A network that ends in a global pooling trains on the smaller images at a fraction of the cost of a step
     (about (size/H)^2); the objects keep their scale, since nothing is resized, and the last epochs see whole
     images as the test does."""
@@ -104,20 +106,29 @@ class Augment:
     def __init__(self, crop_padding=4, flip=True, cutout_size=0, seed=0, small_crops=None):
         if flip not in (True, False, "alternate"):
             raise ValueError(f"Augment: flip must be True, False or 'alternate', got {flip!r}")
-        if small_crops is not None and not (len(small_crops) == 2 and all(
-                isinstance(v, int) and v > 0 for v in small_crops)):
-            raise ValueError(f"Augment: small_crops must be (size, epochs), two positive ints, got {small_crops!r}")
+        stages = small_crops
+        if small_crops is not None and len(small_crops) == 2 and all(isinstance(v, int) for v in small_crops):
+            stages = (tuple(small_crops),)                              # one stage: (size, epochs)
+        if stages is not None and not (len(stages) > 0 and all(
+                len(stage) == 2 and all(isinstance(v, int) and v > 0 for v in stage) for stage in stages)):
+            raise ValueError("Augment: small_crops must be (size, epochs) or a sequence of such stages, positive "
+                             f"ints, got {small_crops!r}")
         self.crop_padding, self.flip, self.cutout_size, self.seed = crop_padding, flip, cutout_size, seed
-        self.small_crops = small_crops
+        self.small_crops = None if stages is None else tuple(tuple(stage) for stage in stages)
+
+    def crop_size(self, epoch):
+        """The (OH, OW) of epoch's crops under small_crops, None for full-size images."""
+        for size, epochs in self.small_crops or ():
+            if epoch < epochs:
+                return size, size
+            epoch -= epochs
+        return None
 
     def __call__(self, x, rng, index=None, epoch=None):
-        size = None
-        if self.small_crops is not None:
-            if epoch is None:
-                raise ValueError("Augment(small_crops=...) needs the epoch: call it as augment(x, rng, epoch=...) "
-                                 "(DataLoader does)")
-            if epoch < self.small_crops[1]:
-                size = (self.small_crops[0],) * 2
+        if self.small_crops is not None and epoch is None:
+            raise ValueError("Augment(small_crops=...) needs the epoch: call it as augment(x, rng, epoch=...) "
+                             "(DataLoader does)")
+        size = self.crop_size(epoch)
         if self.crop_padding or size:
             x = random_crop(x, self.crop_padding, rng, size)
         if self.flip == "alternate":
