@@ -145,7 +145,8 @@ def cmd_train(args):
     (x_train, y_train), val = split_validation(x_train, y_train, args.val_fraction, args.seed)
     mean, std = data.channel_stats(x_train)
     flip = False if args.no_flip else "alternate" if args.alternate_flip else True
-    augment = data.Augment(args.crop_padding, flip, args.cutout, seed=args.seed, small_crops=args.small_crops)
+    augment = data.Augment(args.crop_padding, flip, args.cutout, seed=args.seed, small_crops=args.small_crops,
+                           padding_mode=args.padding_mode)
     loader_args = dict(batch_size=args.batch_size, mean=mean, std=std, seed=args.seed)
     train_loader = data.DataLoader(x_train, y_train, shuffle=True, augment=augment, drop_last=True, **loader_args)
     val_loader = data.DataLoader(*val, **loader_args) if val else None
@@ -288,6 +289,9 @@ def parser():
                    help="train the parameters named NAME (or under it) for EPOCHS epochs only (repeatable)")
     t.add_argument("--label-smoothing", type=float, default=0.1)
     t.add_argument("--crop-padding", type=int, default=4, help="random crop after padding by this much")
+    t.add_argument("--padding-mode", choices=data.PADDING_MODES, default="zeros",
+                   help="the random crop's border: black (zeros) or the image mirrored (reflect, as --tta "
+                        "flip-translate shifts)")
     flips = t.add_mutually_exclusive_group()
     flips.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
     flips.add_argument("--alternate-flip", action="store_true",

@@ -37,17 +37,28 @@ def normalize(x, mean, std):
     return out.transpose(1, 0, 2, 3)
 
 
-def random_crop(x, padding, rng, size=None):
-    """Pad by ``padding`` zeros on every side, then cut a random window of ``size`` (OH, OW) from each image, by
+PADDING_MODES = ("zeros", "reflect")
+
+
+def random_crop(x, padding, rng, size=None, padding_mode="zeros"):
+    """Pad by ``padding`` pixels on every side, then cut a random window of ``size`` (OH, OW) from each image, by
     default H x W: a random translation by up to +-padding pixels in each direction. A smaller window also
-    drops a random margin of the image (see Augment's small_crops)."""
+    drops a random margin of the image (see Augment's small_crops). The border is black ("zeros") or the
+    image mirrored at its edge ("reflect", as airbench and the wide-ResNet paper pad, and as tta_views shifts)."""
     xp = get_array_module(x)
     N, C, H, W = x.shape
     OH, OW = (H, W) if size is None else size
     if not (0 < OH <= H + 2 * padding and 0 < OW <= W + 2 * padding):
         raise ValueError(f"random_crop: a {OH}x{OW} window does not fit {H}x{W} images padded by {padding}")
-    x_pad = xp.zeros((N, C, H + 2 * padding, W + 2 * padding), dtype=x.dtype)
-    x_pad[:, :, padding:padding + H, padding:padding + W] = x
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"random_crop: padding_mode must be one of {', '.join(PADDING_MODES)}, got {padding_mode!r}")
+    if padding_mode == "reflect" and not padding < min(H, W):
+        raise ValueError(f"random_crop: reflect padding of {padding} needs images larger than that, got {H}x{W}")
+    if padding_mode == "reflect":
+        x_pad = xp.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)), mode="reflect")
+    else:
+        x_pad = xp.zeros((N, C, H + 2 * padding, W + 2 * padding), dtype=x.dtype)
+        x_pad[:, :, padding:padding + H, padding:padding + W] = x
     dy = xp.asarray(rng.integers(0, H + 2 * padding - OH + 1, N))       # the window's top-left corner
     dx = xp.asarray(rng.integers(0, W + 2 * padding - OW + 1, N))
     rows = (dy[:, None] + xp.arange(OH))[:, None, :, None]                # (N, 1, OH, 1)
@@ -92,6 +103,8 @@ def alternating_flip(x, index, epoch, seed=0):
 class Augment:
     """Random crop with padding, horizontal flip and optional cutout, in that order.
 
+    padding_mode: the crop's border, "zeros" (black) or "reflect" (see random_crop).
+
     flip: True (random, probability 1/2), False, or "alternate" (alternating_flip: then the DataLoader passes
     each batch's dataset positions and the epoch; ``seed`` draws the images' first flips).
 
@@ -103,9 +116,12 @@ class Augment:
     (about (size/H)^2); the objects keep their scale, since nothing is resized, and the last epochs see whole
     images as the test does."""
 
-    def __init__(self, crop_padding=4, flip=True, cutout_size=0, seed=0, small_crops=None):
+    def __init__(self, crop_padding=4, flip=True, cutout_size=0, seed=0, small_crops=None, padding_mode="zeros"):
         if flip not in (True, False, "alternate"):
             raise ValueError(f"Augment: flip must be True, False or 'alternate', got {flip!r}")
+        if padding_mode not in PADDING_MODES:
+            raise ValueError(f"Augment: padding_mode must be one of {', '.join(PADDING_MODES)}, got {padding_mode!r}")
+        self.padding_mode = padding_mode
         stages = small_crops
         if small_crops is not None and len(small_crops) == 2 and all(isinstance(v, int) for v in small_crops):
             stages = (tuple(small_crops),)                              # one stage: (size, epochs)
@@ -130,7 +146,7 @@ class Augment:
                              "(DataLoader does)")
         size = self.crop_size(epoch)
         if self.crop_padding or size:
-            x = random_crop(x, self.crop_padding, rng, size)
+            x = random_crop(x, self.crop_padding, rng, size, self.padding_mode)
         if self.flip == "alternate":
             if index is None or epoch is None:
                 raise ValueError("Augment(flip='alternate') needs each batch's dataset positions and the epoch: "
@@ -144,5 +160,6 @@ class Augment:
 
     def __repr__(self):
         return (f"Augment(crop_padding={self.crop_padding}, flip={self.flip!r}, cutout_size={self.cutout_size}"
+                + (f", padding_mode={self.padding_mode!r}" if self.padding_mode != "zeros" else "")
                 + (f", small_crops={self.small_crops}" if self.small_crops else "")
                 + (f", seed={self.seed})" if self.flip == "alternate" else ")"))
