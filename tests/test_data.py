@@ -257,6 +257,29 @@ def test_crop_is_a_shift_within_the_padding():
     assert len(set(shifts)) > 1
 
 
+def test_reflect_padding_crops_the_same_windows_of_the_mirrored_border():
+    """padding_mode="reflect": the window a seed picks is the same as with zeros, cut from the image mirrored
+    at its edges (np.pad's "reflect") instead of a black border; the images are 1..255, so no zero gets in."""
+    x, p = images(20), 2
+    zeros = data.random_crop(x, p, np.random.default_rng(0))
+    reflect = data.random_crop(x, p, np.random.default_rng(0), padding_mode="reflect")
+    padded = {mode: np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), mode=mode) for mode in ("constant", "reflect")}
+    moved = 0
+    for i in range(len(x)):
+        hits = [(dy, dx) for dy in range(2 * p + 1) for dx in range(2 * p + 1)
+                if np.array_equal(zeros[i], padded["constant"][i, :, dy:dy + 8, dx:dx + 10])]
+        dy, dx = hits[0]
+        np.testing.assert_array_equal(reflect[i], padded["reflect"][i, :, dy:dy + 8, dx:dx + 10])
+        moved += (dy, dx) != (p, p)
+    assert moved > 10 and (reflect > 0).all() and (zeros == 0).any()
+    augmented = data.Augment(p, False, padding_mode="reflect")(x, np.random.default_rng(0))
+    np.testing.assert_array_equal(augmented, reflect)
+    with pytest.raises(ValueError, match="padding_mode must be one of zeros, reflect, got 'edge'"):
+        data.Augment(p, False, padding_mode="edge")
+    with pytest.raises(ValueError, match="reflect padding of 8 needs images larger than that, got 8x10"):
+        data.random_crop(x, 8, np.random.default_rng(0), padding_mode="reflect")
+
+
 def test_a_smaller_crop_is_a_window_of_the_padded_image_anywhere_it_fits():
     x, p = images(40), 1
     out = data.random_crop(x, p, np.random.default_rng(0), size=(5, 6))

@@ -288,7 +288,8 @@ def test_cli_lookahead_freeze_after_and_identity_init(tmp_path, monkeypatch, cap
 
 def test_cli_small_crops_train_the_first_epochs_on_smaller_images(tmp_path, monkeypatch, capsys):
     """--small-crops 24:1,28:1: epoch 1's steps see 24x24 crops, epoch 2's 28x28, epoch 3's whole 32x32 images;
-    bad values refused."""
+    bad values refused. --padding-mode reflect reaches every crop."""
+    from tinycnn.data import augment as data_augment
     from tinycnn.models.sequential_models import SequentialClassifier
     monkeypatch.setenv("TINYCNN_CACHE", str(tmp_path / "cache"))
     write_image_tree(str(tmp_path / "data"), tiny_cifar(per_batch=8, test=12))
@@ -299,11 +300,14 @@ def test_cli_small_crops_train_the_first_epochs_on_smaller_images(tmp_path, monk
             sizes.append(x.shape[2:])
         return forward(self, x)
     monkeypatch.setattr(SequentialClassifier, "forward", spy)
+    modes, crop = [], data_augment.random_crop
+    monkeypatch.setattr(data_augment, "random_crop", lambda *a, **k: modes.append(a[4]) or crop(*a, **k))
     args = ["train", "--model", "fastnet", "--model-arg", "widths=8,8,16", "--batch-size", "8", "--val-fraction",
             "0", "--data-dir", str(tmp_path / "data"), "--no-progress", "--schedule", "none", "--epochs", "3",
             "--out", str(tmp_path / "run")]
-    assert cli(args + ["--small-crops", "24:1,28:1"]) == 0
+    assert cli(args + ["--small-crops", "24:1,28:1", "--padding-mode", "reflect"]) == 0
     assert sizes == [(24, 24)] * 5 + [(28, 28)] * 5 + [(32, 32)] * 5     # 40 images, batches of 8, three epochs
+    assert modes == ["reflect"] * 15
     for bad in ("28", "28:0", "x:1", "24:1,", "24:1;28:1"):
         with pytest.raises(SystemExit):
             cli(args + ["--small-crops", bad])
