@@ -6,9 +6,9 @@ before it tysam-code's hlb-CIFAR10 and D. Page's "How to train your ResNet"), na
     global max pool -> flatten -> linear
 
 On 32x32 images the maps are 31 -> 15 -> 7 -> 3 -> 1 (airbench's final pool is a 3x3 max pool, the same on
-32x32 images; a global one also takes the smaller crops of progressive resizing, 24x24: 23 -> 11 -> 5 -> 2 -> 1). Pooling right after the first conv of a group lets
-batch norm and ReLU run on maps four times smaller, and most of the work is in wide convolutions at low
-resolution, which are large, efficient matrix products.
+32x32 images; a global one also takes the smaller crops of progressive resizing, 24x24: 23 -> 11 -> 5 -> 2 -> 1).
+Pooling right after the first conv of a group lets batch norm and ReLU run on maps four times smaller, and most
+of the work is in wide convolutions at low resolution, which are large, efficient matrix products.
 
 Patch whitening (``init_whitening``): with C the covariance of all 2x2 patches of (normalised) training images
 and C = V diag(lambda) V.T, the first layer's filters are the rows of V.T / sqrt(lambda + eps) and their

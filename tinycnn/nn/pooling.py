@@ -1,4 +1,5 @@
-"""Pooling layers: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d. The math lives in tinycnn.functional.pool."""
+"""Pooling layers: MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d. The math lives in
+tinycnn.functional.pool."""
 from ..functional import pool as F
 from ..functional.im2col import pair
 from .module import Module, check_grad, check_input
