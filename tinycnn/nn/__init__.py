@@ -11,4 +11,5 @@ from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
 
 __all__ = ["Module", "Parameter", "Conv2d", "Linear", "Flatten", "Identity", "MaxPool2d", "AvgPool2d",
            "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "BatchNorm1d", "BatchNorm2d", "BatchNormReLU2d", "ReLU",
-           "LeakyReLU", "Sigmoid", "Tanh", "Dropout", "Sequential", "Residual", "Concat", "CrossEntropyLoss", "BCEWithLogitsLoss", "MSELoss", "init"]
+           "LeakyReLU", "Sigmoid", "Tanh", "Dropout", "Sequential", "Residual", "Concat", "CrossEntropyLoss",
+           "BCEWithLogitsLoss", "MSELoss", "init"]
