@@ -26,8 +26,9 @@ test: $(STAMP)
 # CIFAR-10 is looked for in $$TINYCNN_DATA, then ~/.cache/tinycnn, and downloaded there when absent.
 # Override with TRAIN_ARGS="...".
 TRAIN_ARGS ?= --model fastnet --model-arg widths=64,128,256 --model-arg identity=true --epochs 10 --val-fraction 0 \
-	--batch-size 64 --lr 0.07 --crop-padding 2 --padding-mode reflect --label-smoothing 0.1 --weight-decay 1e-3 --lookahead \
-	--freeze-after features.whiten.bias=3 --tta flip-translate --small-crops 28:4 --processes 2 --out runs/fastnet
+	--batch-size 64 --lr 0.07 --crop-padding 2 --padding-mode reflect --label-smoothing 0.1 --weight-decay 1e-3 \
+	--lookahead --freeze-after features.whiten.bias=3 --tta flip-translate --small-crops 28:4 --processes 2 \
+	--out runs/fastnet
 train: $(STAMP)
 	$(BIN)/python -m tinycnn train $(TRAIN_ARGS)
 
