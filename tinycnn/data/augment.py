@@ -6,6 +6,7 @@ They run on whichever array module holds the batch (the random draws are made in
 import numpy as np
 
 from ..backend import DEFAULT_DTYPE, get_array_module
+from ..functional.im2col import pad2d
 
 
 def channel_stats(x):
@@ -54,11 +55,8 @@ def random_crop(x, padding, rng, size=None, padding_mode="zeros"):
         raise ValueError(f"random_crop: padding_mode must be one of {', '.join(PADDING_MODES)}, got {padding_mode!r}")
     if padding_mode == "reflect" and not padding < min(H, W):
         raise ValueError(f"random_crop: reflect padding of {padding} needs images larger than that, got {H}x{W}")
-    if padding_mode == "reflect":
-        x_pad = xp.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)), mode="reflect")
-    else:
-        x_pad = xp.zeros((N, C, H + 2 * padding, W + 2 * padding), dtype=x.dtype)
-        x_pad[:, :, padding:padding + H, padding:padding + W] = x
+    x_pad = xp.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)), mode="reflect") \
+        if padding_mode == "reflect" else pad2d(x, padding, padding)
     dy = xp.asarray(rng.integers(0, H + 2 * padding - OH + 1, N))       # the window's top-left corner
     dx = xp.asarray(rng.integers(0, W + 2 * padding - OW + 1, N))
     rows = (dy[:, None] + xp.arange(OH))[:, None, :, None]                # (N, 1, OH, 1)
