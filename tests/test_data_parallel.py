@@ -1,5 +1,6 @@
 """DataParallel: a batch's gradient computed over several processes, each on its own rows."""
 import os
+import re
 import signal
 
 import numpy as np
@@ -19,6 +20,17 @@ def rowwise_net():
 def batch(n, seed=0):
     rng = np.random.default_rng(seed)
     return rng.standard_normal((n, 3, 8, 8)), rng.integers(0, 10, n)
+
+
+def batch_norm_net():
+    """Every kind of batch norm layer, before and after the flatten; float64 for tight comparisons."""
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 5, 3),
+                         nn.BatchNormReLU2d(5), nn.Flatten(), nn.Linear(5 * 6 * 6, 7), nn.BatchNorm1d(7),
+                         nn.Linear(7, 10)).double()
+
+
+def norms(model):
+    return [m for m in model.modules() if isinstance(m, nn.BatchNorm1d) or isinstance(m, nn.BatchNorm2d)]
 
 
 def gradients(model):
@@ -138,7 +150,9 @@ def test_bad_arguments():
             dp.step(*batch(2))
 
 
-def test_trainer_with_two_processes_trains_as_one_where_rows_are_independent(monkeypatch):
+@pytest.mark.parametrize("net, sync", [(rowwise_net, False), (batch_norm_net, True)],
+                         ids=["rows-independent", "synchronised-batch-norm"])
+def test_trainer_with_two_processes_trains_as_one(net, sync, monkeypatch):
     from tinycnn import data
     from tinycnn.data_parallel import DataParallel as DP
     from tinycnn.train import Trainer
@@ -150,15 +164,85 @@ def test_trainer_with_two_processes_trains_as_one_where_rows_are_independent(mon
     runs = []
     for processes in (1, 2):
         tinycnn.manual_seed(0)
-        model = rowwise_net()
+        model = net()
         loader = data.DataLoader(x, y, batch_size=10, shuffle=True, augment=data.Augment(1, True), seed=4)
         trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
-                          progress=False, processes=processes)
+                          progress=False, processes=processes, sync_batch_norm=sync)
         trainer.fit(loader, 2)
-        runs.append((trainer.history, [p.data for p in model.parameters()]))
+        runs.append((trainer.history, list(model.state_dict().values())))
     assert len(steps) == 2 * 4                                  # the 2-process run went through DataParallel
     assert [h["train_acc"] for h in runs[0][0]] == [h["train_acc"] for h in runs[1][0]]
     np.testing.assert_allclose([h["train_loss"] for h in runs[1][0]], [h["train_loss"] for h in runs[0][0]],
                                rtol=1e-10)
     for a, b in zip(runs[0][1], runs[1][1]):
         np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("processes", [2, 3])
+def test_synchronised_batch_norm_computes_what_one_process_does(processes):
+    tinycnn.manual_seed(0)
+    model, loss_fn = batch_norm_net(), nn.CrossEntropyLoss()
+    x, y = batch(13)                                            # 13 rows: slices of unequal size
+    x = 3 * x + 1                                               # statistics far from the initial running ones
+    state = {k: v.copy() for k, v in model.state_dict().items()}
+    want_loss, want_correct = slice_gradients(model, loss_fn, x, y, len(x), seed=0)
+    want, want_state = gradients(model), {k: v.copy() for k, v in model.state_dict().items()}
+    for sync in (False, True):
+        model.load_state_dict(state)
+        model.zero_grad()
+        with DataParallel(model, loss_fn, processes, sync_batch_norm=sync) as dp:
+            for _ in range(2):                                  # a second step exchanges through the same tables
+                model.zero_grad()
+                model.load_state_dict(state)
+                loss, correct = dp.step(x, y)
+        close = all(np.allclose(p.grad, g, rtol=1e-10, atol=1e-14) for p, g in zip(model.parameters(), want))
+        assert close == sync                                    # without the exchange, not the same computation
+    assert loss == pytest.approx(want_loss, rel=1e-12) and correct == want_correct
+    for p, g in zip(model.parameters(), want):
+        np.testing.assert_allclose(p.grad, g, rtol=1e-10, atol=1e-14)
+    for name, value in model.state_dict().items():             # the running statistics are the whole batch's
+        np.testing.assert_allclose(value, want_state[name], rtol=1e-12, atol=1e-14, err_msg=name)
+    assert all(m.all_gather is None for m in norms(model))     # only while a step runs
+    model.train()
+    model(x)                                                    # so training outside DataParallel does not wait
+
+
+@pytest.mark.parametrize("bad_row, rank", [(6, 1), (1, 0)])
+def test_an_error_in_one_process_under_synchronised_batch_norm_is_reported_and_the_next_step_works(
+        bad_row, rank, monkeypatch):
+    import threading
+    import tinycnn.data_parallel
+    monkeypatch.setattr(tinycnn.data_parallel, "BARRIER_TIMEOUT", None)   # a process left waiting would hang
+    tinycnn.manual_seed(0)
+    model, loss_fn = batch_norm_net(), nn.CrossEntropyLoss()
+    x, y = batch(8)
+    bad = y.copy()
+    bad[bad_row] = 10                    # the loss fails after the forward exchanges, before the backward ones
+    state = {k: v.copy() for k, v in model.state_dict().items()}
+    with DataParallel(model, loss_fn, 2, sync_batch_norm=True) as dp:
+        errors = []
+
+        def failing_step():
+            try:
+                dp.step(x, bad)
+            except Exception as e:      # noqa: BLE001 -- examined below
+                errors.append(e)
+        thread = threading.Thread(target=failing_step, daemon=True)
+        thread.start()
+        thread.join(60)
+        assert not thread.is_alive(), "the process that failed left the others waiting at the barrier"
+        if rank:
+            assert isinstance(errors[0], RuntimeError)
+            assert re.search(r"(?s)process 1 of 2 failed on rows 4:8 of the batch.*labels must lie in \[0, 9\]",
+                             str(errors[0]))
+        else:
+            assert isinstance(errors[0], ValueError) and "labels must lie in [0, 9]" in str(errors[0])
+        model.load_state_dict(state)
+        model.zero_grad()
+        loss, _ = dp.step(x, y)
+    reference = batch_norm_net()
+    reference.load_state_dict(state)
+    want, _ = slice_gradients(reference, loss_fn, x, y, len(x), seed=0)
+    assert loss == pytest.approx(want, rel=1e-12)
+    for p, q in zip(model.parameters(), reference.parameters()):
+        np.testing.assert_allclose(p.grad, q.grad, rtol=1e-10, atol=1e-14)

@@ -154,7 +154,7 @@ class _BatchNormForgettingTheMean(nn.BatchNorm2d):
     """A classic bug: the backward of the eval-mode formula used in training (statistics treated as constants)."""
 
     def backward(self, dy):
-        xhat, gamma, inv_std, _, _ = self._pop_cache()
+        xhat, gamma, inv_std, *_ = self._pop_cache()
         xhat = from_channel_rows(xhat, dy.shape)
         self.weight.accumulate((dy * xhat).sum(axis=(0, 2, 3)))
         self.bias.accumulate(dy.sum(axis=(0, 2, 3)))

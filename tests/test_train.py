@@ -246,11 +246,12 @@ def test_cli_end_to_end(tmp_path, monkeypatch, capsys):
 
     class CountedDataParallel(tinycnn.train.DataParallel):
         def __init__(self, *args):
-            started.append(args[2])
+            started.append(args[2:])
             super().__init__(*args)
     monkeypatch.setattr(tinycnn.train, "DataParallel", CountedDataParallel)
-    assert cli(args + ["--epochs", "3", "--resume", str(out / "last.npz"), "--processes", "2"]) == 0
-    assert "resumed from" in capsys.readouterr().out and started == [2]      # --processes reached the trainer
+    assert cli(args + ["--epochs", "3", "--resume", str(out / "last.npz"), "--processes", "2", "--sync-bn"]) == 0
+    assert "resumed from" in capsys.readouterr().out
+    assert started == [(2, True)]                                # --processes and --sync-bn reached the trainer
     assert len(json.loads((out / "history.json").read_text())) == 3
     with pytest.raises(SystemExit, match="--processes must be at least 1, got 0"):
         cli(args + ["--processes", "0"])

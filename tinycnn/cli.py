@@ -175,7 +175,8 @@ def cmd_train(args):
             "normalization": {"mean": mean.tolist(), "std": std.tolist()},
             "input_shape": list(cifar.x_train.shape[1:]), "args": {k: v for k, v in vars(args).items() if k != "run"}}
     trainer = Trainer(model, loss_fn, optimizer, scheduler, schedule, callbacks, args.seed, args.out, meta,
-                      progress=not args.no_progress, tta=args.tta, processes=args.processes)
+                      progress=not args.no_progress, tta=args.tta, processes=args.processes,
+                      sync_batch_norm=args.sync_bn)
     if args.resume:
         trainer.resume(args.resume)
         print(f"resumed from {args.resume} at epoch {trainer.epoch + 1}, batch {trainer.batch}")
@@ -310,7 +311,10 @@ def parser():
     t.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     t.add_argument("--processes", type=int, default=1, metavar="P",
                    help="split each batch over P processes, one core each (CPU; batch norm then normalises each "
-                        "process's rows on their own: not the same computation as P=1)")
+                        "process's rows on their own, unless --sync-bn: not the same computation as P=1)")
+    t.add_argument("--sync-bn", action="store_true",
+                   help="with --processes P > 1: batch norm normalises with the statistics of the whole batch, "
+                        "exchanged between the processes at every layer (the same computation as P=1)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its last.npz")
     t.add_argument("--no-progress", action="store_true",

@@ -13,10 +13,13 @@ A step with P processes and a batch of N rows, process p taking n_p of them (x_p
     the batch:        L = sum_p (n_p / N) * L_p    grad = sum_p g_p
 
 For layers that treat rows independently that is the gradient of the whole batch's mean loss. Batch norm does
-not: each process normalises its rows with their own mean and variance (PyTorch's DistributedDataParallel does
-the same unless its layers are converted to SyncBatchNorm; with one process per slice it is "ghost batch
-norm"). So training with 2 processes is not the same computation as with 1, though each is reproducible; the
-running statistics kept are those of the first process's rows.
+not: by default each process normalises its rows with their own mean and variance (PyTorch's
+DistributedDataParallel does the same unless its layers are converted to SyncBatchNorm; with one process per
+slice it is "ghost batch norm"). So training with 2 processes is not the same computation as with 1, though
+each is reproducible; the running statistics kept are those of the first process's rows. With
+``sync_batch_norm=True`` the processes exchange their statistics at every batch norm layer, forward and
+backward (tinycnn/functional/norm.py, ``all_gather``), and compute what one process would: the whole batch's
+normalisation, gradient and running statistics. Each exchange is a barrier: two per layer and step.
 
 The first process owns the model and the optimizer. Before each step it copies the current parameters into
 memory that all the processes share and sends each other process its slice of the batch through a pipe; after
@@ -27,12 +30,16 @@ The other processes are started with fork, so this needs Linux or macOS.
 import mmap
 import multiprocessing
 import signal
+import threading
 import traceback
 
 import numpy as np
 
 from . import backend, parallel
 from .data.loader import batch_seed
+from .nn.norm import _BatchNorm
+
+BARRIER_TIMEOUT = 300    # seconds a process waits for the others at a batch norm exchange before giving up
 
 
 def slice_gradients(model, loss_fn, x, y, total, seed):
@@ -55,11 +62,39 @@ def _shared_like(a):
     return np.frombuffer(mmap.mmap(-1, max(1, a.nbytes)), dtype=a.dtype, count=a.size).reshape(a.shape)
 
 
-def _serve(model, loss_fn, conn, cores, shared_params, shared_grads):
+class _AllGather:
+    """all_gather(v) for synchronised batch norm: every process's vector v (as float64) in rank order, an array
+    (P, len(v)). Each process writes its row of a table in shared memory and waits at a barrier until all have.
+    Two tables take turns: a process writing its row for the next call cannot overwrite one that another
+    process is still reading, since that process must finish reading before it reaches the next barrier."""
+
+    def __init__(self, processes, size, context):
+        self.tables = [_shared_like(np.empty((processes, size))) for _ in range(2)]
+        self.barrier = context.Barrier(processes, timeout=BARRIER_TIMEOUT)
+        self.rank, self.calls = 0, 0
+
+    def __call__(self, v):
+        table = self.tables[self.calls % 2]
+        self.calls += 1
+        table[self.rank, :len(v)] = v
+        self.barrier.wait()
+        return table[:, :len(v)].copy()
+
+
+def _set_all_gather(model, all_gather):
+    for module in model.modules():
+        if isinstance(module, _BatchNorm):
+            module.all_gather = all_gather
+
+
+def _serve(model, loss_fn, conn, cores, shared_params, shared_grads, rank, all_gather):
     """A replica's loop: receive a slice, take the parameters from shared_params, write the gradients into
     shared_grads and answer (loss, correct, which gradients there are); None ends it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)                    # Ctrl-C is the first process's to handle
     params = model.parameters()
+    if all_gather:
+        all_gather.rank = rank
+        _set_all_gather(model, all_gather)
     with parallel.cores(cores):
         while True:
             try:
@@ -74,6 +109,8 @@ def _serve(model, loss_fn, conn, cores, shared_params, shared_grads):
                     p.data[...] = data
                     p.requires_grad, p.grad = flag, None
                 model.train(training)
+                if all_gather:
+                    all_gather.calls = 0
                 loss, correct = slice_gradients(model, loss_fn, x, y, total, seed)
                 has_grad = [p.requires_grad and p.grad is not None for p in params]
                 for p, shared, has in zip(params, shared_grads, has_grad):
@@ -81,6 +118,8 @@ def _serve(model, loss_fn, conn, cores, shared_params, shared_grads):
                         shared[...] = p.grad
                 conn.send(("ok", loss, correct, has_grad))
             except Exception:                                       # noqa: BLE001 -- reported to the first process
+                if all_gather:
+                    all_gather.barrier.abort()                      # no process waits for this one's statistics
                 conn.send(("error", traceback.format_exc()))
 
 
@@ -94,7 +133,8 @@ def slices(total, parts):
 class DataParallel:
     """Training steps of ``model`` under ``loss_fn`` split over ``processes`` processes (this one and
     processes - 1 started here, each with a copy of the model as it is now), each using an equal share of the
-    cores (tinycnn.parallel.workers). Use as a context manager, or call ``close()``, to end the other processes.
+    cores (tinycnn.parallel.workers). ``sync_batch_norm=True``: batch norm layers normalise with the whole
+    batch's statistics (see above). Use as a context manager, or call ``close()``, to end the other processes.
 
         with DataParallel(model, loss_fn, processes=2) as dp:
             for x, y in batches:
@@ -103,7 +143,7 @@ class DataParallel:
                 opt.step()
     """
 
-    def __init__(self, model, loss_fn, processes=2):
+    def __init__(self, model, loss_fn, processes=2, sync_batch_norm=False):
         if not isinstance(processes, int) or processes < 2:
             raise ValueError(f"DataParallel: processes must be an integer >= 2, got {processes!r}")
         if backend.xp_of() is not backend.np:
@@ -115,6 +155,8 @@ class DataParallel:
             raise ValueError("DataParallel: starts its processes with fork, which this platform does not have")
         context = multiprocessing.get_context("fork")
         self._params = model.parameters()
+        norms = [m.num_features for m in model.modules() if isinstance(m, _BatchNorm)]
+        self._all_gather = _AllGather(processes, 1 + 2 * max(norms), context) if sync_batch_norm and norms else None
         self._shared_params = [_shared_like(p.data) for p in self._params]
         self._shared_grads = [None]                                # rank 0 adds its gradients in place
         self._replicas = []                                         # (process, connection) of ranks 1..P-1
@@ -123,7 +165,7 @@ class DataParallel:
             ours, theirs = context.Pipe()
             process = context.Process(target=_serve, daemon=True, name=f"tinycnn-replica-{rank}",
                                       args=(model, loss_fn, theirs, self.cores, self._shared_params,
-                                            self._shared_grads[rank]))
+                                            self._shared_grads[rank], rank, self._all_gather))
             process.start()
             theirs.close()
             self._replicas.append((process, ours))
@@ -142,20 +184,30 @@ class DataParallel:
         for p, shared in zip(self._params, self._shared_params):
             shared[...] = p.data
         flags = [p.requires_grad for p in self._params]
+        if self._all_gather:
+            if self._all_gather.barrier.broken:                     # by an error in the last step; no one waits
+                self._all_gather.barrier.reset()
+            self._all_gather.calls = 0
         for rank, (start, stop) in enumerate(spans[1:], 1):
             self._send(rank, (flags, self.model.training, x[start:stop], y[start:stop], total,
                               batch_seed(seed, rank)))
         error = None
         try:
+            _set_all_gather(self.model, self._all_gather)          # only while the step runs, if syncing
             with parallel.cores(self.cores):
                 start, stop = spans[0]
                 loss, correct = slice_gradients(self.model, self.loss_fn, x[start:stop], y[start:stop], total, seed)
                 loss *= (stop - start) / total
         except Exception as e:                                      # noqa: BLE001 -- raised after the replies
             error = e
+            if self._all_gather:
+                self._all_gather.barrier.abort()                    # no process waits for this one's statistics
+        finally:
+            _set_all_gather(self.model, None)
         replies = [self._receive(rank) for rank in range(1, self.processes)]   # always, to keep in step
-        if error is not None:
-            raise error
+        failed = any(status == "error" for status, *_ in replies)
+        if error is not None and not (isinstance(error, threading.BrokenBarrierError) and failed):
+            raise error                                             # else the process that broke the barrier says why
         for rank, (status, *reply) in enumerate(replies, 1):
             if status == "error":
                 raise RuntimeError(f"DataParallel: process {rank} of {self.processes} failed on rows "

@@ -191,17 +191,19 @@ class Trainer:
     """Runs training. ``schedule`` says when ``scheduler.step()`` is called: after every "batch" or "epoch".
 
     meta: JSON-able facts stored in every checkpoint (model name and config, classes, normalisation...).
-    processes: split each batch over this many processes, one core each (tinycnn/data_parallel.py; batch norm
-    then normalises each process's rows on their own, so 2 processes do not compute what 1 does).
+    processes: split each batch over this many processes, one core each (tinycnn/data_parallel.py). Batch norm
+    then normalises each process's rows on their own, so 2 processes do not compute what 1 does, unless
+    sync_batch_norm is set: then the processes share their statistics and compute what one would.
     """
 
     def __init__(self, model, loss_fn, optimizer, scheduler=None, schedule="epoch", callbacks=(), seed=0,
-                 out_dir=None, meta=None, progress=True, tta=False, processes=1):
+                 out_dir=None, meta=None, progress=True, tta=False, processes=1,
+                 sync_batch_norm=False):
         if schedule not in ("batch", "epoch"):
             raise ValueError(f"Trainer: schedule is 'batch' or 'epoch', got {schedule!r}")
         if not isinstance(processes, int) or processes < 1:
             raise ValueError(f"Trainer: processes must be an integer >= 1, got {processes!r}")
-        self.processes, self._parallel = processes, None
+        self.processes, self.sync_batch_norm, self._parallel = processes, sync_batch_norm, None
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.scheduler, self.schedule, self.callbacks = scheduler, schedule, list(callbacks)
         self.seed, self.out_dir, self.meta = seed, out_dir, dict(meta or {})
@@ -280,7 +282,7 @@ class Trainer:
         self._interrupted = False
         main_thread = threading.current_thread() is threading.main_thread()
         if self.processes > 1:
-            self._parallel = DataParallel(self.model, self.loss_fn, self.processes)
+            self._parallel = DataParallel(self.model, self.loss_fn, self.processes, self.sync_batch_norm)
         previous = signal.signal(signal.SIGINT, self._on_sigint) if main_thread else None
         try:
             self._fit(train_loader, epochs, val_loader)

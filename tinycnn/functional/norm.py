@@ -9,6 +9,14 @@ values of that channel:
 In training the running statistics move towards the batch's, with the *unbiased* variance var * m / (m - 1):
 ``running = (1 - momentum) * running + momentum * batch``. In eval mode the running statistics normalise.
 
+Synchronised batch norm: when a batch is split over processes (tinycnn/data_parallel.py), x holds one process's
+rows and ``all_gather`` makes the statistics, and the sums of the backward pass, those of the whole batch.
+``all_gather(v)`` returns every process's vector v in rank order, (P, len(v)). Each process p sends its count
+m_p, mean_p and M2_p = sum((x - mean_p)^2), which combine without the cancellation of a sum of squares (Chan,
+Golub and LeVeque's pairwise update):
+
+    m = sum m_p,   mean = sum m_p mean_p / m,   M2 = sum (M2_p + m_p (mean_p - mean)^2),   var = M2 / m
+
 The arithmetic runs on the (C, m) matrix of rows "all values of one channel": a free view of tinycnn's
 channels-major activations (see im2col.py), so each per-channel sum is a contiguous row reduction.
 """
@@ -30,9 +38,23 @@ def from_channel_rows(rows, shape):
     return xp.moveaxis(rows.reshape((shape[1], shape[0]) + tuple(shape[2:])), 0, 1)
 
 
-def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5, relu=False):
+def whole_batch_stats(all_gather, m, mean, var):
+    """The whole batch's (m, mean, var) from this process's, through all_gather (see the module docstring)."""
+    xp = get_array_module(mean)
+    C = len(mean)
+    mine = xp.concatenate([xp.asarray([m], dtype=xp.float64), mean, var * m]).astype(xp.float64)
+    stats = all_gather(mine)                                                        # (P, 1 + 2C)
+    m_p, mean_p, M2_p = stats[:, :1], stats[:, 1:C + 1], stats[:, C + 1:]
+    m_all = m_p.sum()
+    mean_all = (m_p * mean_p).sum(axis=0) / m_all
+    return int(m_all), mean_all, (M2_p + m_p * (mean_p - mean_all) ** 2).sum(axis=0) / m_all
+
+
+def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5, relu=False,
+                       all_gather=None):
     """Returns (y, cache); in training, updates running_mean and running_var in place. With relu=True the ReLU
-    that usually follows is applied in the same pass, y = max(gamma * xhat + beta, 0)."""
+    that usually follows is applied in the same pass, y = max(gamma * xhat + beta, 0). With all_gather (used in
+    training only) the statistics are the whole batch's, over every process's rows."""
     xp = get_array_module(x)
     x2 = channel_rows(x)                                             # (C, m)
     C, m = x2.shape
@@ -44,13 +66,20 @@ def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, mome
     else:
         mean, var = running_mean, running_var
         inv_std = (1.0 / xp.sqrt(var + eps)).astype(dtype)
+    sync = training and all_gather is not None
+    shift = None                                                     # set below when sync
 
-    def normalize(rows):                           # a block of channels, start to end while it is in the cache
+    def center(rows):
         if training:
             mean[rows] = x2[rows].mean(axis=1)
         xp.subtract(x2[rows], mean[rows, None].astype(dtype), out=xhat[rows])              # x - mean
         if training:
             var[rows] = xp.einsum("ij,ij->i", xhat[rows], xhat[rows]) / m                # sum((x - mean)^2) / m
+
+    def scale(rows):
+        if sync:
+            xhat[rows] += shift[rows, None]                      # (x - mean_p) + (mean_p - mean) = x - mean
+        if training:
             inv_std[rows] = 1.0 / xp.sqrt(var[rows] + eps)
         xhat[rows] *= inv_std[rows, None]                                        # xhat = (x - mean) / sqrt(var + eps)
         if gamma is not None:
@@ -58,13 +87,28 @@ def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, mome
             y[rows] += beta[rows, None]
         if relu:
             xp.maximum(xhat[rows] if gamma is None else y[rows], 0, out=y[rows])           # y = max(y, 0)
-    parallel.run([partial(normalize, slice(c0, c1)) for c0, c1 in parallel.spans(C, m, xp=xp)], xp)
+
+    def normalize(rows):                           # a block of channels, start to end while it is in the cache
+        center(rows)
+        scale(rows)
+
+    blocks = [slice(c0, c1) for c0, c1 in parallel.spans(C, m, xp=xp)]
+    count = m
+    if sync:                                       # every block centred before the statistics are exchanged
+        parallel.run([partial(center, rows) for rows in blocks], xp)
+        count, mean_all, var_all = whole_batch_stats(all_gather, m, mean, var)
+        shift = (mean - mean_all).astype(dtype)
+        mean[...], var[...] = mean_all, var_all
+        parallel.run([partial(scale, rows) for rows in blocks], xp)
+    else:
+        parallel.run([partial(normalize, rows) for rows in blocks], xp)
     if training:
         running_mean *= 1 - momentum
         running_mean += momentum * mean
         running_var *= 1 - momentum
-        running_var += momentum * var * (m / (m - 1))
-    return from_channel_rows(y, x.shape), (xhat, gamma, inv_std, training, y if relu else None)
+        running_var += momentum * var * (count / (count - 1))
+    return from_channel_rows(y, x.shape), (xhat, gamma, inv_std, training, y if relu else None, count,
+                                           all_gather if sync else None)
 
 
 def batch_norm_backward(dy, cache):
@@ -76,26 +120,43 @@ def batch_norm_backward(dy, cache):
            = gamma * inv_std * (dy - dbeta / m - xhat * dgamma / m).
     In eval mode the statistics are constants: dx = gamma * inv_std * dy.
     After a fused ReLU, dy first passes the ReLU: dy where y > 0, else 0.
+    Synchronised, dbeta and dgamma in dx are the sums over the whole batch and m its size; the dgamma and dbeta
+    returned are this process's rows' shares, which the processes' gradients add up to.
     """
     xp = get_array_module(dy)
-    xhat, gamma, inv_std, training, relu_y = cache
+    xhat, gamma, inv_std, training, relu_y, count, all_gather = cache
     dy2 = channel_rows(dy)                                           # (C, m)
     C, m = dy2.shape
     dtype = xp.result_type(dy2, xhat)
     dx = xp.empty(dy2.shape, dtype=dtype)
     dgamma, dbeta = xp.empty(C, dtype=dtype), xp.empty(C, dtype=dtype)
+    dgamma_all, dbeta_all = dgamma, dbeta                            # replaced by the whole batch's when synced
     scale = (inv_std if gamma is None else gamma * inv_std).astype(dtype)[:, None]
 
-    def gradient(rows):                            # a block of channels, start to end while it is in the cache
+    def sums(rows):
         g = dy2[rows] if relu_y is None else dy2[rows] * (relu_y[rows] > 0)            # through the fused ReLU
         dbeta[rows] = g.sum(axis=1)
         dgamma[rows] = xp.einsum("ij,ij->i", g, xhat[rows])
+        return g
+
+    def input_gradient(rows, g):
         if training:
-            xp.multiply(xhat[rows], (-dgamma[rows] / m)[:, None], out=dx[rows])              # - xhat * dgamma / m
+            xp.multiply(xhat[rows], (-dgamma_all[rows] / count)[:, None], out=dx[rows])      # - xhat * dgamma / m
             dx[rows] += g
-            dx[rows] -= (dbeta[rows] / m)[:, None]
+            dx[rows] -= (dbeta_all[rows] / count)[:, None]
             dx[rows] *= scale[rows]
         else:
             xp.multiply(g, scale[rows], out=dx[rows])
-    parallel.run([partial(gradient, slice(c0, c1)) for c0, c1 in parallel.spans(C, m, xp=xp)], xp)
+
+    def gradient(rows):                            # a block of channels, start to end while it is in the cache
+        input_gradient(rows, sums(rows))
+
+    blocks = [slice(c0, c1) for c0, c1 in parallel.spans(C, m, xp=xp)]
+    if all_gather is not None:                     # every block's sums before they are exchanged
+        gs = parallel.run([partial(sums, rows) for rows in blocks], xp)
+        total = all_gather(xp.concatenate([dbeta, dgamma]).astype(xp.float64)).sum(axis=0)
+        dbeta_all, dgamma_all = total[:C].astype(dtype), total[C:].astype(dtype)
+        parallel.run([partial(input_gradient, rows, g) for rows, g in zip(blocks, gs)], xp)
+    else:
+        parallel.run([partial(gradient, rows) for rows in blocks], xp)
     return from_channel_rows(dx, dy.shape), dgamma, dbeta

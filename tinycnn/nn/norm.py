@@ -8,10 +8,14 @@ from .module import Module, Parameter, check_grad, check_input
 class _BatchNorm(Module):
     """Per-channel normalisation with learnable ``weight`` (gamma) and ``bias`` (beta), and running statistics
     (``running_mean``, ``running_var``: unbiased) used in eval mode. PyTorch's defaults: eps 1e-5, momentum 0.1;
-    momentum=None gives the cumulative average over all batches seen."""
+    momentum=None gives the cumulative average over all batches seen.
+
+    ``all_gather``: set by DataParallel(sync_batch_norm=True) while a step runs (tinycnn/data_parallel.py), so
+    that training normalises with the statistics of the whole batch, not of this process's rows alone."""
 
     buffer_names = ("running_mean", "running_var", "num_batches_tracked")
     relu = False                   # True in BatchNormReLU2d
+    all_gather = None
     _ranks = ()
     _expected = ""
 
@@ -41,7 +45,7 @@ class _BatchNorm(Module):
         gamma = self.weight.data if self.affine else None
         beta = self.bias.data if self.affine else None
         y, cache = F.batch_norm_forward(x, gamma, beta, self.running_mean, self.running_var, self.training,
-                                        momentum, self.eps, self.relu)
+                                        momentum, self.eps, self.relu, self.all_gather)
         self._cache, self._shape = cache, x.shape
         return y
 
