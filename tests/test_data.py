@@ -307,7 +307,7 @@ def test_small_crops_in_the_first_epochs_then_full_size_images():
     staged = data.Augment(2, True, small_crops=((4, 1), (6, 2)))              # 4x4 for 1 epoch, then 6x6 for 2
     assert [staged(x, rng(0), epoch=e).shape[2:] for e in range(5)] == [(4, 4), (6, 6), (6, 6), (8, 10), (8, 10)]
     assert data.Augment(2, True, small_crops=[(6, 2)]).small_crops == aug.small_crops == ((6, 2),)
-    for bad in ((6, 0), (), ((6, 2), (4, 0)), ((6, 2, 1),), ((6.0, 2),)):
+    for bad in ((6, 0), (), ((6, 2), (4, 0)), ((6, 2, 1),), ((6.0, 2),), 6, "6:2", ((6, 2), 4)):
         with pytest.raises(ValueError, match="small_crops must be"):
             data.Augment(2, True, small_crops=bad)
     loader = data.DataLoader(x, np.arange(4), batch_size=2, augment=aug, mean=(0,) * 3, std=(1,) * 3)

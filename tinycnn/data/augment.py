@@ -120,11 +120,12 @@ class Augment:
         if padding_mode not in PADDING_MODES:
             raise ValueError(f"Augment: padding_mode must be one of {', '.join(PADDING_MODES)}, got {padding_mode!r}")
         self.padding_mode = padding_mode
-        stages = small_crops
-        if small_crops is not None and len(small_crops) == 2 and all(isinstance(v, int) for v in small_crops):
-            stages = (tuple(small_crops),)                              # one stage: (size, epochs)
-        if stages is not None and not (len(stages) > 0 and all(
-                len(stage) == 2 and all(isinstance(v, int) and v > 0 for v in stage) for stage in stages)):
+
+        def stage(v):                                                   # (size, epochs), positive ints
+            return isinstance(v, (tuple, list)) and len(v) == 2 and all(isinstance(n, int) and n > 0 for n in v)
+        stages = (small_crops,) if stage(small_crops) else small_crops  # one stage, or a sequence of them
+        if stages is not None and not (isinstance(stages, (tuple, list)) and len(stages) > 0
+                                       and all(stage(v) for v in stages)):
             raise ValueError("Augment: small_crops must be (size, epochs) or a sequence of such stages, positive "
                              f"ints, got {small_crops!r}")
         self.crop_padding, self.flip, self.cutout_size, self.seed = crop_padding, flip, cutout_size, seed
