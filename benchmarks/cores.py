@@ -1,7 +1,8 @@
 """One core, two cores, or two processes: a fastnet training step (batch 64, the make-train recipe's network) and a
-ResNet-20 step (batch 128) in three settings, their rounds interleaved in one run: "two cores" (one process, the
-thread pool and OpenBLAS at 2), "one core" (both at 1) and "two processes" (tinycnn.data_parallel: the batch split
-over two processes of one core each; batch norm then normalises each half on its own). Median and min over rounds.
+ResNet-20 step (batch 128) in four settings, their rounds interleaved in one run: "two cores" (one process, the
+thread pool and OpenBLAS at 2), "one core" (both at 1), "two processes" (tinycnn.data_parallel: the batch split
+over two processes of one core each; batch norm then normalises each half on its own) and "two processes, synced
+batch norm" (the same with sync_batch_norm=True: the whole batch's statistics). Median and min over rounds.
 
     python benchmarks/cores.py [ROUNDS]      (default 8)
 """
@@ -21,7 +22,7 @@ from tinycnn.data_parallel import DataParallel  # noqa: E402
 
 def model(name):
     tinycnn.manual_seed(0)
-    return models.fastnet(widths=(32, 64, 128), identity=True) if name == "fastnet" else models.resnet20()
+    return models.fastnet(widths=(64, 128, 256), identity=True) if name == "fastnet" else models.resnet20()
 
 
 def in_setting(cores, step):
@@ -31,10 +32,10 @@ def in_setting(cores, step):
     return run
 
 
-def two_processes(name, batch):
+def two_processes(name, batch, sync_batch_norm=False):
     net = model(name)
     x, y, loss_fn, opt = training_setup(net, batch)
-    dp = DataParallel(net, loss_fn, 2)                    # each process on parallel.workers // 2 = 1 core
+    dp = DataParallel(net, loss_fn, 2, sync_batch_norm)   # each process on parallel.workers // 2 = 1 core
 
     def step():
         opt.zero_grad()
@@ -48,9 +49,10 @@ if parallel._set_blas_threads is None or parallel.workers != 2:
 rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 8
 for name, batch, reps in [("fastnet", 64, 5), ("resnet20", 128, 2)]:
     parallel_step, close = two_processes(name, batch)
+    synced_step, close_synced = two_processes(name, batch, sync_batch_norm=True)
     steps = {"two cores": in_setting(2, training_step(model(name), batch)),
              "one core": in_setting(1, training_step(model(name), batch)),
-             "two processes": parallel_step}
+             "two processes": parallel_step, "two processes, synced batch norm": synced_step}
     times = {k: [] for k in steps}
     for step in steps.values():
         step()
@@ -61,6 +63,7 @@ for name, batch, reps in [("fastnet", 64, 5), ("resnet20", 128, 2)]:
                 steps[key]()
             times[key].append((time.perf_counter() - t) / reps * 1e3)
     close()
+    close_synced()
     m = {k: (np.median(v), np.min(v)) for k, v in times.items()}
     base = times["two cores"]
     print(f"{name} batch {batch}: " + "; ".join(
