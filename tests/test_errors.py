@@ -87,3 +87,5 @@ def test_bad_constructor_arguments():
         nn.Conv2d(3, 4, 3, groups=2)
     with pytest.raises(ValueError, match="kernel_size must be an int or a pair"):
         nn.Conv2d(3, 4, (3, 3, 3))
+    with pytest.raises(ValueError, match=r"GELU: only approximate='tanh' is implemented .* got approximate='none'"):
+        nn.GELU()                                   # PyTorch's default, the exact erf form: refused, not replaced

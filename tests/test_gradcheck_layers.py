@@ -105,10 +105,11 @@ def test_batch_norm(xp, rng, layer, shape, training):
     (lambda: nn.LeakyReLU(0.1), (3, 7)),
     (lambda: nn.Sigmoid(), (3, 7)),
     (lambda: nn.Tanh(), (3, 7)),
+    (lambda: nn.GELU(approximate="tanh"), (3, 7)),
     (lambda: nn.Dropout(0.3), (4, 6)),
     (lambda: nn.Flatten(), (2, 3, 2, 2)),
     (lambda: nn.Identity(), (2, 3)),
-], ids=["linear", "linear no bias batch 1", "linear 3-d", "relu", "leaky relu", "sigmoid", "tanh", "dropout",
+], ids=["linear", "linear no bias batch 1", "linear 3-d", "relu", "leaky relu", "sigmoid", "tanh", "gelu", "dropout",
         "flatten", "identity"])
 def test_elementwise_and_linear(xp, rng, layer, shape):
     report = gradcheck(layer(), xp.asarray(distinct(rng, shape)))

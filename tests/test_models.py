@@ -76,6 +76,7 @@ def test_full_size_models_forward_backward_at_reduced_input(name, size):
 @pytest.mark.parametrize("name, kwargs", [("simple_cnn", {}), ("alexnet_cifar", {}), ("resnet20", {}),
                                           ("resnet20", dict(preact=True)), ("densenet_cifar", {}),
                                           ("fastnet", dict(widths=(8, 8, 16))),
+                                          ("fastnet", dict(widths=(8, 8, 16), activation="gelu")),
                                           ("googlenet", dict(cifar=True, num_classes=10))])
 def test_training_backward_without_input_gradient(name, kwargs):
     """model.backward(dy, need_dx=False), as the training loop calls it: the same parameter gradients, None for
@@ -168,6 +169,20 @@ def test_fastnet_logit_scale_multiplies_the_logits_and_its_gradient():
     np.testing.assert_allclose(scaled.eval()(x), plain.eval()(x) / 9, rtol=1e-5, atol=1e-7)
     report = gradcheck(scaled.classifier, np.random.default_rng(1).standard_normal((3, 16)))
     assert report.ok, report
+
+
+def test_fastnet_gelu_swaps_every_activation_and_keeps_the_parameters():
+    tinycnn.manual_seed(0)
+    relu = models.fastnet(widths=(8, 8, 16))
+    gelu = models.fastnet(widths=(8, 8, 16), activation="gelu")
+    assert sum(isinstance(m, nn.GELU) for m in gelu.modules()) == 7             # after whitening and 6 norms
+    assert not any(isinstance(m, (nn.ReLU, nn.BatchNormReLU2d)) for m in gelu.modules())
+    assert list(gelu.state_dict()) == list(relu.state_dict())
+    gelu.load_state_dict(relu.state_dict())
+    x = np.random.default_rng(0).standard_normal((4, 3, 32, 32)).astype(np.float32)
+    assert not np.allclose(gelu.eval()(x), relu.eval()(x))
+    with pytest.raises(ValueError, match="activation must be 'relu' or 'gelu', got 'tanh'"):
+        models.fastnet(activation="tanh")
 
 
 @pytest.mark.parametrize("kwargs", [dict(plain=True), dict(preact=True)], ids=["plain", "preact"])

@@ -73,6 +73,11 @@ def test_batch_norm_train_then_eval(xp):
     compare_layer(xp, ours.eval(), theirs.eval(), x)
 
 
+def test_gelu_tanh(xp):
+    x = 3 * np.random.default_rng(4).standard_normal((4, 3, 5, 5))
+    compare_layer(xp, nn.GELU(approximate="tanh"), torch.nn.GELU(approximate="tanh"), x)
+
+
 def test_linear(xp):
     compare_layer(xp, nn.Linear(5, 4), torch.nn.Linear(5, 4), np.random.default_rng(3).standard_normal((6, 5)))
 

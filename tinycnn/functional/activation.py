@@ -68,6 +68,55 @@ def tanh_backward(dy, y):
     return dy * (1 - y * y)
 
 
+GELU_K, GELU_C = 0.7978845608028654, 0.044715       # sqrt(2 / pi), and the cubic term's coefficient
+
+
+def gelu_tanh_forward(x):
+    """GELU (Hendrycks & Gimpel 2016), x * Phi(x) with Phi the standard normal CDF, in its tanh approximation
+    (PyTorch's approximate="tanh"): y = x/2 * (1 + tanh(u)), u = sqrt(2/pi) * (x + 0.044715 x^3).
+    Keeps x and t = tanh(u) for backward."""
+    xp = get_array_module(x)
+    t = parallel.elementwise(_gelu_tanh, xp.empty_like(x), x)
+    y = parallel.elementwise(_gelu_from_tanh, xp.empty_like(x), x, t)
+    return y, (x, t)
+
+
+def gelu_tanh_backward(dy, cache):
+    """dx = dy * dy/dx, dy/dx = (1 + t)/2 + x/2 * (1 - t^2) * sqrt(2/pi) * (1 + 3 * 0.044715 x^2)."""
+    xp = get_array_module(dy)
+    x, t = cache
+    return parallel.elementwise(_gelu_tanh_grad, xp.empty_like(dy), dy, x, t)
+
+
+def _gelu_tanh(out, x):                                  # t = tanh(sqrt(2/pi) * x * (1 + c x^2))
+    xp = get_array_module(x)
+    xp.multiply(x, x, out=out)
+    out *= GELU_C
+    out += 1
+    out *= x
+    out *= GELU_K
+    xp.tanh(out, out=out)
+
+
+def _gelu_from_tanh(out, x, t):                          # y = x/2 * (1 + t)
+    get_array_module(x).add(t, 1, out=out)
+    out *= x
+    out *= 0.5
+
+
+def _gelu_tanh_grad(out, dy, x, t):
+    xp = get_array_module(x)
+    slope = xp.multiply(x, x)                            # sqrt(2/pi) * (1 + 3c x^2) * (1 - t^2) * x
+    slope *= 3 * GELU_C
+    slope += 1
+    slope *= GELU_K
+    slope *= 1 - t * t
+    slope *= x
+    slope += 1 + t                                       # + (1 + t)
+    xp.multiply(slope, dy, out=out)
+    out *= 0.5
+
+
 def dropout_forward(x, p, training):
     """Inverted dropout: in training, zero each value with probability p and scale the rest by 1/(1-p), so
     eval mode is the identity. Returns (y, mask); mask is None when nothing was dropped."""

@@ -23,12 +23,15 @@ from .common import he_init
 from .sequential_models import SequentialClassifier
 
 
-def conv_group(in_channels, out_channels):
-    return nn.Sequential(OrderedDict(
-        conv1=nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False), pool=nn.MaxPool2d(2),
-        norm1=nn.BatchNormReLU2d(out_channels),                               # batch norm and ReLU, fused
-        conv2=nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
-        norm2=nn.BatchNormReLU2d(out_channels)))
+def conv_group(in_channels, out_channels, activation="relu"):
+    conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False)
+    conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
+    if activation == "relu":                                                  # batch norm and ReLU, fused
+        return nn.Sequential(OrderedDict(conv1=conv1, pool=nn.MaxPool2d(2), norm1=nn.BatchNormReLU2d(out_channels),
+                                         conv2=conv2, norm2=nn.BatchNormReLU2d(out_channels)))
+    return nn.Sequential(OrderedDict(conv1=conv1, pool=nn.MaxPool2d(2), norm1=nn.BatchNorm2d(out_channels),
+                                     act1=nn.GELU(approximate="tanh"), conv2=conv2,
+                                     norm2=nn.BatchNorm2d(out_channels), act2=nn.GELU(approximate="tanh")))
 
 
 class Scale(nn.Module):
@@ -60,7 +63,7 @@ def identity_init(conv):
 
 
 def fastnet(num_classes=10, widths=(64, 128, 256), in_channels=3, train_whiten_bias=True, identity=False,
-            bn_weights=True, logit_scale=1.0):
+            bn_weights=True, logit_scale=1.0, activation="relu"):
     """The network above; ``widths`` of the three groups (airbench94 uses 64, 256, 256 on a GPU).
 
     ``train_whiten_bias=False`` freezes the whitening layer's bias too (airbench trains it for the first few
@@ -70,12 +73,18 @@ def fastnet(num_classes=10, widths=(64, 128, 256), in_channels=3, train_whiten_b
     ``identity=True`` gives every 3x3 convolution identity_init's identity filters. ``bn_weights=False`` keeps
     every batch norm's scale (gamma) frozen at 1, as airbench does: only the biases (beta) learn, and a ReLU
     after the norm then sees unit-variance inputs shifted by a learnt threshold. ``logit_scale`` (airbench: 1/9)
-    multiplies the logits by a constant (the head becomes ``classifier.linear`` then ``classifier.scale``)."""
+    multiplies the logits by a constant (the head becomes ``classifier.linear`` then ``classifier.scale``).
+    ``activation="gelu"`` (airbench's) puts GELU (tanh form) after the whitening layer and every batch norm instead
+    of ReLU; the parameters, and so the state dict's names, stay the same."""
+    if activation not in ("relu", "gelu"):
+        raise ValueError(f"fastnet: activation must be 'relu' or 'gelu', got {activation!r}")
     w1, w2, w3 = widths
     whiten_channels = 2 * in_channels * 2 * 2
     features = nn.Sequential(OrderedDict(
-        whiten=nn.Conv2d(in_channels, whiten_channels, 2, bias=True), relu=nn.ReLU(),
-        group1=conv_group(whiten_channels, w1), group2=conv_group(w1, w2), group3=conv_group(w2, w3),
+        whiten=nn.Conv2d(in_channels, whiten_channels, 2, bias=True),
+        act=nn.ReLU() if activation == "relu" else nn.GELU(approximate="tanh"),
+        group1=conv_group(whiten_channels, w1, activation), group2=conv_group(w1, w2, activation),
+        group3=conv_group(w2, w3, activation),
         pool=nn.AdaptiveMaxPool2d(1)))
     head = nn.Linear(w3, num_classes, bias=False)
     if logit_scale != 1:
