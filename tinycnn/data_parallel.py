@@ -193,7 +193,8 @@ class DataParallel:
                               batch_seed(seed, rank)))
         error = None
         try:
-            _set_all_gather(self.model, self._all_gather)          # only while the step runs, if syncing
+            if self._all_gather:
+                _set_all_gather(self.model, self._all_gather)      # only while the step runs
             with parallel.cores(self.cores):
                 start, stop = spans[0]
                 loss, correct = slice_gradients(self.model, self.loss_fn, x[start:stop], y[start:stop], total, seed)
@@ -203,7 +204,8 @@ class DataParallel:
             if self._all_gather:
                 self._all_gather.barrier.abort()                    # no process waits for this one's statistics
         finally:
-            _set_all_gather(self.model, None)
+            if self._all_gather:
+                _set_all_gather(self.model, None)
         replies = [self._receive(rank) for rank in range(1, self.processes)]   # always, to keep in step
         failed = any(status == "error" for status, *_ in replies)
         if error is not None and not (isinstance(error, threading.BrokenBarrierError) and failed):
