@@ -2,6 +2,7 @@
 import json
 import os
 import signal
+import threading
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import pytest
 import tinycnn
 from tinycnn import data, nn, optim
 from tinycnn.checkpoint import Checkpoint, save_checkpoint
+from tinycnn.files import atomic_write
 from tinycnn.cli import main as cli
 from tinycnn.train import EarlyStopping, FreezeAfter, ModelCheckpoint, ReduceLROnPlateau, Trainer, TrainingError, \
     evaluate, tta_views
@@ -172,6 +174,33 @@ def test_interrupted_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     assert open(path, "rb").read() == before and os.listdir(tmp_path) == ["last.npz"]
     assert Checkpoint(path).meta["n"] == 1
 
+
+def test_writers_of_the_same_file_at_once_each_write_a_whole_file(tmp_path):
+    """Two runs filling the same data cache at once: both writes are under way together (a barrier holds each
+    half-way), both succeed, the file left is one writer's whole content, no temporary file stays behind, and
+    the file has ordinary permissions (mkstemp's are private)."""
+    path, barrier, errors = str(tmp_path / "cache.npz"), threading.Barrier(2, timeout=10), []
+
+    def writer(byte):
+        def write(f):
+            f.write(byte * 1000)
+            barrier.wait()
+            f.write(byte * 1000)
+        try:
+            atomic_write(path, write)
+        except Exception as error:                          # noqa: BLE001 -- checked below
+            errors.append(error)
+    threads = [threading.Thread(target=writer, args=(b,)) for b in (b"a", b"b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert open(path, "rb").read() in (b"a" * 2000, b"b" * 2000)
+    assert os.listdir(tmp_path) == ["cache.npz"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~mask
 
 def test_checkpoint_never_unpickles(tmp_path):
     path = tmp_path / "evil.npz"
