@@ -92,6 +92,98 @@ def test_optimizer_state_dict_round_trip(xp):
     np.testing.assert_allclose(to_numpy(q.data), to_numpy(p.data), rtol=1e-12)
 
 
+
+def test_newton_schulz_classical_coefficients_give_the_polar_factor(xp):
+    """With (1.5, -0.5, 0) the iteration converges to U V^T of D = U S V^T, wide or tall."""
+    rng = np.random.default_rng(3)
+    for shape in [(5, 8), (8, 5)]:
+        D = rng.standard_normal(shape)
+        U, _, Vt = np.linalg.svd(D, full_matrices=False)
+        got = optim.newton_schulz(xp.asarray(D), steps=60, coefficients=(1.5, -0.5, 0.0))
+        np.testing.assert_allclose(to_numpy(got), U @ Vt, atol=1e-10)
+
+
+def test_newton_schulz_muon_coefficients_keep_directions_and_bound_the_values(xp):
+    """Muon's quintic keeps D's singular vectors and puts singular values spread over a factor 100 in
+    [0.68, 1.21] after 5 steps (its docstring's claim); a plain normalisation would leave them 100x apart."""
+    rng = np.random.default_rng(4)
+    for shape in [(16, 40), (40, 16)]:
+        U, _, Vt = np.linalg.svd(rng.standard_normal(shape), full_matrices=False)
+        S = np.logspace(0, -2, min(shape))
+        O = to_numpy(optim.newton_schulz(xp.asarray((U * S) @ Vt), steps=5))
+        inner = U.T @ O @ Vt.T                                 # diagonal when the singular vectors are kept
+        np.testing.assert_allclose(inner - np.diag(np.diag(inner)), 0.0, atol=1e-10)
+        assert 0.68 <= np.diag(inner).min() and np.diag(inner).max() <= 1.21
+
+
+@pytest.mark.parametrize("shape, kwargs", [
+    ((3, 8), dict(momentum=0.95, nesterov=True, weight_decay=0.1)),
+    ((4, 2, 3, 3), dict(momentum=0.6, nesterov=True, weight_decay=0.0, normalize=True)),
+    ((6, 2), dict(momentum=0.9, nesterov=False, weight_decay=0.05)),                     # tall: adjusted
+    ((3, 8), dict(momentum=0.0, nesterov=False, weight_decay=0.0, adjust_lr_fn="match_rms_adamw")),
+], ids=["nesterov", "conv normalized", "tall", "no momentum, rms"])
+def test_muon_matches_the_rule(xp, shape, kwargs):
+    lr = 0.02
+    w0 = np.random.default_rng(5).standard_normal(shape)
+    got = run(xp, lambda ps: optim.Muon(ps, lr=lr, **kwargs), w0)
+    mu, wd = kwargs["momentum"], kwargs["weight_decay"]
+    rows, cols = shape[0], w0.size // shape[0]
+    adjust = 0.2 * math.sqrt(max(rows, cols)) if kwargs.get("adjust_lr_fn") else math.sqrt(max(1, rows / cols))
+    w, buf = w0.copy(), np.zeros_like(w0)
+    for _ in range(STEPS):
+        g = grad_of(w)
+        buf = mu * buf + g
+        d = g + mu * buf if kwargs["nesterov"] else buf
+        O = optim.newton_schulz(d.reshape(rows, cols)).reshape(shape)
+        if kwargs.get("normalize"):
+            w = w * math.sqrt(rows) / np.linalg.norm(w)
+        w = w * (1 - lr * wd) - lr * adjust * O
+    np.testing.assert_allclose(got, w, rtol=1e-10, atol=1e-12)
+    if kwargs.get("normalize"):                                   # the norm before the last step, plus one step
+        assert abs(np.linalg.norm(got) - math.sqrt(rows)) < lr * adjust * np.linalg.norm(O) * 1.01
+
+
+def test_muon_groups_without_muon_take_sgd_steps(xp):
+    """One Muon optimizer for a whole model: a use_muon=False group steps exactly as SGD with its keys."""
+    rng = np.random.default_rng(6)
+    matrix, bias = rng.standard_normal((4, 6)), rng.standard_normal(4)
+    sgd_kwargs = dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3)
+    w = Parameter(xp.asarray(matrix.copy()))
+    b_muon, b_sgd = Parameter(xp.asarray(bias.copy())), Parameter(xp.asarray(bias.copy()))
+    muon = optim.Muon([{"params": [w]}, {"params": [b_muon], "use_muon": False, **sgd_kwargs}], lr=0.02)
+    sgd = optim.SGD([b_sgd], **sgd_kwargs)
+    for _ in range(STEPS):
+        for p in (w, b_muon, b_sgd):
+            p.grad = xp.asarray(grad_of(to_numpy(p.data)))
+        muon.step()
+        sgd.step()
+    np.testing.assert_allclose(to_numpy(b_muon.data), to_numpy(b_sgd.data), rtol=1e-12)
+    assert not np.allclose(to_numpy(w.data), matrix)
+
+
+def test_muon_errors_name_the_parameter():
+    bias = Parameter(np.zeros(3))
+    with pytest.raises(ValueError, match=r"Muon: parameter 1 has shape \(3,\).*use_muon=False"):
+        optim.Muon([Parameter(np.zeros((2, 3))), bias])
+    with pytest.raises(ValueError, match="adjust_lr_fn must be None, 'original' or 'match_rms_adamw', got 'x'"):
+        optim.Muon([Parameter(np.zeros((2, 3)))], adjust_lr_fn="x")
+
+
+def test_muon_state_dict_round_trip(xp):
+    """A Muon rebuilt from state_dict (a resumed run) continues with the same momentum buffer."""
+    w0 = np.random.default_rng(7).standard_normal((3, 5))
+    p = Parameter(xp.asarray(w0.copy()))
+    opt = optim.Muon([p], lr=0.02, momentum=0.9)
+    for _ in range(2):
+        p.grad = xp.asarray(grad_of(to_numpy(p.data)))
+        opt.step()
+    q = Parameter(xp.asarray(to_numpy(p.data).copy()))
+    opt2 = optim.Muon([q], lr=0.5, momentum=0.1).load_state_dict(opt.state_dict())
+    for o, param in ((opt, p), (opt2, q)):
+        param.grad = xp.asarray(grad_of(to_numpy(param.data)))
+        o.step()
+    np.testing.assert_allclose(to_numpy(q.data), to_numpy(p.data), rtol=1e-12)
+
 @pytest.mark.parametrize("k, alpha", [(2, 0.5), (3, lambda t: 1.0 / t)])
 def test_lookahead_matches_the_rule(xp, k, alpha):
     lr, momentum = 0.05, 0.9
@@ -197,3 +289,18 @@ def test_reduce_on_plateau_max_mode_and_threshold():
     for metric in [0.5, 0.65, 0.7]:        # +0.15 is an improvement, +0.05 is not (threshold 0.1)
         sched.step(metric)
     assert opt.param_groups[0]["lr"] == pytest.approx(0.1)
+
+
+
+def test_one_cycle_per_group_values():
+    """max_lr, base_momentum and max_momentum take one value per group; a list of the wrong length is an error."""
+    groups = [{"params": [Parameter(np.zeros(1))]}, {"params": [Parameter(np.zeros(1))]}]
+    opt = optim.SGD(groups, lr=0.1, momentum=0.9)
+    sched = optim.OneCycleLR(opt, max_lr=[1.0, 0.5], total_steps=10, base_momentum=[0.85, 0.6],
+                             max_momentum=[0.95, 0.6])
+    for _ in range(3):
+        sched.step()
+    assert opt.param_groups[0]["momentum"] < 0.95 and opt.param_groups[1]["momentum"] == pytest.approx(0.6)
+    assert opt.param_groups[1]["lr"] == pytest.approx(opt.param_groups[0]["lr"] / 2)
+    with pytest.raises(ValueError, match="OneCycleLR: base_momentum has 3 values for 2 parameter groups"):
+        optim.OneCycleLR(opt, max_lr=1.0, total_steps=10, base_momentum=[0.8, 0.8, 0.8])

@@ -125,6 +125,38 @@ def test_optimizers(xp, name, kwargs):
     np.testing.assert_allclose(to_numpy(p.data), tp.detach().numpy(), rtol=1e-12)
 
 
+@pytest.mark.skipif(not hasattr(torch.optim, "Muon"), reason="this PyTorch has no torch.optim.Muon")
+@pytest.mark.parametrize("shape, kwargs", [((4, 9), dict(lr=0.02)), ((9, 4), dict(lr=0.02, momentum=0.8,
+                                           nesterov=False, weight_decay=0.01, adjust_lr_fn="match_rms_adamw"))])
+def test_muon(xp, monkeypatch, shape, kwargs):
+    """torch.optim.Muon's rule: its momentum, decay and step size around its Newton-Schulz iteration. PyTorch
+    runs that iteration in bfloat16 (8 significant bits); here it runs in float64, as written in PyTorch, so that
+    the steps can agree to float64's precision. (PyTorch's momentum is an average, (1 - mu) times ours; the
+    iteration divides by the norm first, so the steps are the same.)"""
+    muon_module = __import__("torch.optim._muon", fromlist=["_zeropower_via_newtonschulz"])
+
+    def zeropower_float64(grad, ns_coefficients, ns_steps, eps):
+        a, b, c = ns_coefficients
+        X = grad.double()
+        X = X.T if grad.size(0) > grad.size(1) else X
+        X = X / X.norm().clamp(min=eps)
+        for _ in range(ns_steps):
+            gram = X @ X.T
+            X = a * X + (b * gram + c * gram @ gram) @ X
+        return X.T if grad.size(0) > grad.size(1) else X
+    monkeypatch.setattr(muon_module, "_zeropower_via_newtonschulz", zeropower_float64)
+    rng = np.random.default_rng(8)
+    w0 = rng.standard_normal(shape)
+    p, tp = nn.Parameter(xp.asarray(w0.copy())), torch.tensor(w0.copy(), requires_grad=True)
+    ours, theirs = optim.Muon([p], **kwargs), torch.optim.Muon([tp], **kwargs)
+    for _ in range(5):
+        g = rng.standard_normal(shape)
+        p.grad, tp.grad = xp.asarray(g), torch.tensor(g)
+        ours.step()
+        theirs.step()
+    np.testing.assert_allclose(to_numpy(p.data), tp.detach().numpy(), rtol=1e-10)
+
+
 @pytest.mark.parametrize("name, kwargs, steps", [
     ("OneCycleLR", dict(max_lr=0.4, total_steps=23, pct_start=0.25), 22),
     ("OneCycleLR", dict(max_lr=0.4, epochs=3, steps_per_epoch=5, three_phase=True, anneal_strategy="linear"), 14),

@@ -71,14 +71,19 @@ def test_evaluate_averages_probabilities_over_tta_views():
     assert result["acc"] == (want.argmax(1) == y).mean()
 
 
-def make_trainer(tmp_path, fail_at=None, seed=5, lookahead=False, freeze=None, processes=1):
-    """A trainer that gets a Ctrl-C (SIGINT) in the middle of its fail_at-th step; with ``lookahead``, its SGD
-    inside a Lookahead; with ``freeze`` = (name, epochs), a FreezeAfter callback; with ``processes``, each batch
+def make_trainer(tmp_path, fail_at=None, seed=5, lookahead=False, freeze=None, processes=1, muon=False):
+    """A trainer that gets a Ctrl-C (SIGINT) in the middle of its fail_at-th step; with ``muon``, Muon for the
+    filters instead of SGD; with ``lookahead``, its optimizer inside a Lookahead; with ``freeze`` = (name, epochs), a FreezeAfter callback; with ``processes``, each batch
     split over that many processes."""
     tinycnn.manual_seed(1)
     model = nn.Sequential(small_cnn().children()[0], nn.BatchNorm2d(16), nn.ReLU(), nn.Dropout(0.2),
                           nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
     opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3)
+    if muon:                                                      # the filters by Muon, the rest by SGD
+        filters = [p for p in model.parameters() if p.data.ndim == 4]
+        rest = [p for p in model.parameters() if p.data.ndim != 4]
+        opt = optim.Muon([{"params": filters, "normalize": True}, {"params": rest, "use_muon": False}], lr=0.05,
+                         momentum=0.9, weight_decay=1e-3)
     if lookahead:
         opt = optim.Lookahead(opt, k=5, alpha=optim.ema_alpha(3 * 4, k=5, batch_size=12))
     sched = optim.OneCycleLR(opt, max_lr=0.1, total_steps=3 * 4)
@@ -107,8 +112,9 @@ def loaders(seed=5):
 
 
 @pytest.mark.parametrize("options", [{}, {"lookahead": True, "freeze": ("0.bias", 1)},
-                                     {"lookahead": True, "freeze": ("0.bias", 1), "processes": 2}],
-                         ids=["sgd", "lookahead+freeze", "lookahead+freeze+2-processes"])
+                                     {"lookahead": True, "freeze": ("0.bias", 1), "processes": 2},
+                                     {"muon": True, "lookahead": True}],
+                         ids=["sgd", "lookahead+freeze", "lookahead+freeze+2-processes", "muon+lookahead"])
 def test_resume_after_ctrl_c_matches_an_uninterrupted_run(tmp_path, capsys, options):
     straight = make_trainer(tmp_path / "a", **options)
     straight.fit(loaders()[0], 3, loaders()[1])
@@ -371,6 +377,35 @@ def test_bias_lr_scale_groups_the_batch_norm_biases_and_keeps_their_ratio_under_
     with pytest.raises(SystemExit, match="--bias-lr-scale must be a positive number, got 0.0"):
         build_optimizer(parser().parse_args(["train", "--bias-lr-scale", "0"]), model)
 
+
+def test_optimizer_muon_takes_the_filters_and_sgd_the_rest():
+    """--optimizer muon: every trainable convolution filter (and nothing else) is in the one Muon group, with
+    --muon-lr, --muon-momentum (held through one-cycle while SGD's groups cycle theirs) and --muon-normalize;
+    the frozen whitening filters are in no group; a model without convolutions is refused by name."""
+    from tinycnn import models
+    from tinycnn.cli import build_optimizer, build_schedule, parser
+    model = models.fastnet(widths=(8, 8, 16))
+    filters = {id(p) for p in model.parameters() if p.data.ndim == 4 and p.requires_grad}
+    args = parser().parse_args(["train", "--model", "fastnet", "--optimizer", "muon", "--lr", "0.05", "--muon-lr",
+                                "0.01", "--muon-momentum", "0.7", "--muon-normalize", "--epochs", "2"])
+    opt = build_optimizer(args, model)
+    muon_groups = [g for g in opt.param_groups if g["use_muon"]]
+    assert isinstance(opt, optim.Muon) and len(muon_groups) == 1 and len(filters) == 6
+    assert {id(p) for p in muon_groups[0]["params"]} == filters
+    others = {id(p) for g in opt.param_groups if not g["use_muon"] for p in g["params"]}
+    assert not others & filters and len(others) == len([p for p in model.parameters() if p.requires_grad]) - 6
+    assert muon_groups[0]["normalize"] and muon_groups[0]["weight_decay"] == 0
+    scheduler, _, _ = build_schedule(args, optim.Lookahead(opt), steps_per_epoch=5)
+    sgd_momenta = set()
+    for _ in range(10):
+        assert muon_groups[0]["momentum"] == pytest.approx(0.7)
+        assert muon_groups[0]["lr"] == pytest.approx(opt.param_groups[0]["lr"] * 0.01 / 0.05)
+        sgd_momenta.add(round(opt.param_groups[0]["momentum"], 6))
+        scheduler.step()
+    assert len(sgd_momenta) > 5
+    mlp = nn.Sequential(nn.Flatten(), nn.Linear(12, 10))
+    with pytest.raises(SystemExit, match="--optimizer muon trains convolution filters, and resnet20 has none"):
+        build_optimizer(parser().parse_args(["train", "--optimizer", "muon"]), mlp)
 
 def test_fastnet_frozen_batch_norm_weights_stay_one_while_the_biases_learn(tmp_path, monkeypatch, capsys):
     """fastnet(bn_weights=False) with --bias-lr-scale through the command line: after an epoch every batch-norm

@@ -73,6 +73,18 @@ def build_optimizer(args, model):
                        "weight_decay": args.weight_decay / args.bias_lr_scale})
     if args.optimizer == "sgd":
         return optim.SGD(groups, lr=args.lr, momentum=args.momentum, nesterov=args.momentum > 0)
+    if args.optimizer == "muon":
+        # the convolutions' filters take Muon's orthogonalised steps; the rest (classifier, biases, batch norm)
+        # SGD's, as the groups above, in the same optimizer
+        filters = {id(p) for p in decay if p.data.ndim == 4}
+        if not filters:
+            raise SystemExit(f"train: --optimizer muon trains convolution filters, and {args.model} has none to train")
+        for group in groups:
+            group.update(use_muon=False, params=[p for p in group["params"] if id(p) not in filters])
+        groups.append({"params": [p for p in decay if id(p) in filters], "lr": args.muon_lr, "weight_decay": 0.0,
+                       "momentum": args.muon_momentum, "normalize": args.muon_normalize})
+        return optim.Muon([g for g in groups if g["params"]], lr=args.lr, momentum=args.momentum,
+                          nesterov=args.momentum > 0)
     return (optim.Adam if args.optimizer == "adam" else optim.AdamW)(groups, lr=args.lr)
 
 
@@ -106,9 +118,13 @@ def build_schedule(args, optimizer, steps_per_epoch, monitor_loss="val_loss"):
     """(scheduler, 'batch' | 'epoch', extra callbacks); the plateau schedule watches ``monitor_loss``."""
     if args.schedule == "onecycle":
         peaks = [group["lr"] for group in optimizer.param_groups]          # each group's own peak rate
+        # SGD's momentum cycles between 0.85 and 0.95; Muon's groups keep --muon-momentum
+        low = [g["momentum"] if g.get("use_muon") else 0.85 for g in optimizer.param_groups]
+        high = [g["momentum"] if g.get("use_muon") else 0.95 for g in optimizer.param_groups]
         return optim.OneCycleLR(optimizer, max_lr=peaks, epochs=args.epochs, steps_per_epoch=steps_per_epoch,
                                 pct_start=args.warmup, anneal_strategy="linear",
-                                cycle_momentum=args.optimizer == "sgd" and args.momentum > 0,
+                                cycle_momentum=args.optimizer in ("sgd", "muon") and args.momentum > 0,
+                                base_momentum=low, max_momentum=high,
                                 div_factor=args.div_factor, final_div_factor=args.final_div_factor), "batch", []
     if args.schedule == "cosine":
         return optim.CosineAnnealingLR(optimizer, T_max=args.epochs * steps_per_epoch), "batch", []
@@ -274,9 +290,15 @@ def parser():
     t.add_argument("--model-arg", action="append", metavar="KEY=VALUE", help="constructor argument (repeatable)")
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="sgd")
+    t.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "muon"], default="sgd",
+                   help="muon: Muon's steps for the convolutions' filters, SGD's for the rest")
     t.add_argument("--lr", type=float, default=0.1, help="learning rate (the peak rate of one-cycle)")
     t.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (Nesterov when > 0)")
+    t.add_argument("--muon-lr", type=float, default=0.02, help="--optimizer muon: the filters' (peak) rate")
+    t.add_argument("--muon-momentum", type=float, default=0.95, help="--optimizer muon: the filters' momentum")
+    t.add_argument("--muon-normalize", action="store_true",
+                   help="--optimizer muon: hold each filter bank's norm at sqrt(C_out) (for convs followed by "
+                        "batch norm, which ignores their scale; airbench94_muon)")
     t.add_argument("--bias-lr-scale", type=float, default=1.0, metavar="S",
                    help="batch-norm biases learn at S times the rate (airbench: 64)")
     t.add_argument("--weight-decay", type=float, default=5e-4, help="on weights, not on biases or batch norm (see --bias-lr-scale)")

@@ -63,6 +63,7 @@ class OneCycleLR(LRScheduler):
     The rate warms up from max_lr/div_factor to max_lr over the first pct_start of total_steps, then anneals
     to max_lr/(div_factor*final_div_factor) (with three_phase: back to the initial rate, then to the minimum).
     Momentum (SGD's momentum or Adam's beta1) cycles the other way, between max_momentum and base_momentum.
+    max_lr, base_momentum and max_momentum are numbers, or lists with one value per parameter group.
     Each phase interpolates by cosine, ``end + (start - end) * (1 + cos(pi * pct)) / 2``, or linearly.
     """
 
@@ -77,7 +78,8 @@ class OneCycleLR(LRScheduler):
             raise ValueError(f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
         self.total_steps, self.anneal_strategy = total_steps, anneal_strategy
         n = len(optimizer.param_groups)
-        max_lrs = list(max_lr) if isinstance(max_lr, (list, tuple)) else [max_lr] * n
+        max_lrs, base_momenta, max_momenta = (self._per_group(v, n, name) for v, name in (
+            (max_lr, "max_lr"), (base_momentum, "base_momentum"), (max_momentum, "max_momentum")))
         for group, top in zip(optimizer.param_groups, max_lrs):
             group["initial_lr"] = top / div_factor
             group["max_lr"] = top
@@ -94,9 +96,18 @@ class OneCycleLR(LRScheduler):
         if cycle_momentum:
             if not all("momentum" in g or "betas" in g for g in optimizer.param_groups):
                 raise ValueError("OneCycleLR: cycle_momentum needs an optimizer with momentum or betas")
-            for group in optimizer.param_groups:
-                group["max_momentum"], group["base_momentum"] = max_momentum, base_momentum
+            for group, low, high in zip(optimizer.param_groups, base_momenta, max_momenta):
+                group["max_momentum"], group["base_momentum"] = high, low
         super().__init__(optimizer, last_epoch)
+
+    @staticmethod
+    def _per_group(value, n, name):
+        """A number for every group, or a list of one per group (checked)."""
+        if not isinstance(value, (list, tuple)):
+            return [value] * n
+        if len(value) != n:
+            raise ValueError(f"OneCycleLR: {name} has {len(value)} values for {n} parameter groups")
+        return list(value)
 
     def anneal(self, start, end, pct):
         if self.anneal_strategy == "cos":

@@ -20,17 +20,24 @@ class SGD(Optimizer):
 
     def step(self):
         for group, p in self._params():
-            g = p.grad
-            if group["weight_decay"]:
-                g = g + group["weight_decay"] * p.data
-            if group["momentum"]:
-                state = self._state(p)
-                if "momentum_buffer" not in state:
-                    state["momentum_buffer"] = g.copy()
-                else:
-                    buf = state["momentum_buffer"]
-                    buf *= group["momentum"]
-                    buf += (1 - group["dampening"]) * g
-                buf = state["momentum_buffer"]
-                g = g + group["momentum"] * buf if group["nesterov"] else buf
-            p.data -= group["lr"] * g
+            self._sgd_step(group, p)
+
+    def _sgd_step(self, group, p):
+        g = p.grad
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * p.data
+        p.data -= group["lr"] * self._momentum(group, p, g)
+
+    def _momentum(self, group, p, g):
+        """The direction of the step: g itself, or g through the momentum buffer (the rule above)."""
+        if not group["momentum"]:
+            return g
+        state = self._state(p)
+        if "momentum_buffer" not in state:
+            state["momentum_buffer"] = g.copy()
+        else:
+            buf = state["momentum_buffer"]
+            buf *= group["momentum"]
+            buf += (1 - group["dampening"]) * g
+        buf = state["momentum_buffer"]
+        return g + group["momentum"] * buf if group["nesterov"] else buf
