@@ -114,6 +114,12 @@ def test_newton_schulz_muon_coefficients_keep_directions_and_bound_the_values(xp
         inner = U.T @ O @ Vt.T                                 # diagonal when the singular vectors are kept
         np.testing.assert_allclose(inner - np.diag(np.diag(inner)), 0.0, atol=1e-10)
         assert 0.68 <= np.diag(inner).min() and np.diag(inner).max() <= 1.21
+        # float32 (as in training) agrees with float64 to float32's rounding (1.2e-7) times the most that 5 steps
+        # can amplify an error (the slope at 0, 3.4445^5 ~ 480), even with singular values 1e-4 apart
+        D = (U * np.logspace(0, -4, min(shape))) @ Vt
+        O64 = to_numpy(optim.newton_schulz(xp.asarray(D), steps=5))
+        O32 = to_numpy(optim.newton_schulz(xp.asarray(D.astype(np.float32)), steps=5))
+        assert O32.dtype == np.float32 and np.abs(O32 - O64).max() <= 1.2e-7 * 480 * np.abs(O64).max()
 
 
 @pytest.mark.parametrize("shape, kwargs", [
