@@ -173,6 +173,8 @@ def test_muon_errors_name_the_parameter():
         optim.Muon([Parameter(np.zeros((2, 3))), bias])
     with pytest.raises(ValueError, match="adjust_lr_fn must be None, 'original' or 'match_rms_adamw', got 'x'"):
         optim.Muon([Parameter(np.zeros((2, 3)))], adjust_lr_fn="x")
+    with pytest.raises(ValueError, match="ns_steps must be a whole number from 1 to 99, got 0"):
+        optim.Muon([{"params": [Parameter(np.zeros((2, 3)))], "ns_steps": 0}])
 
 
 def test_muon_state_dict_round_trip(xp):

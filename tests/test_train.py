@@ -387,14 +387,15 @@ def test_optimizer_muon_takes_the_filters_and_sgd_the_rest():
     model = models.fastnet(widths=(8, 8, 16))
     filters = {id(p) for p in model.parameters() if p.data.ndim == 4 and p.requires_grad}
     args = parser().parse_args(["train", "--model", "fastnet", "--optimizer", "muon", "--lr", "0.05", "--muon-lr",
-                                "0.01", "--muon-momentum", "0.7", "--muon-normalize", "--epochs", "2"])
+                                "0.01", "--muon-momentum", "0.7", "--muon-normalize", "--muon-ns-steps", "3",
+                                "--epochs", "2"])
     opt = build_optimizer(args, model)
     muon_groups = [g for g in opt.param_groups if g["use_muon"]]
     assert isinstance(opt, optim.Muon) and len(muon_groups) == 1 and len(filters) == 6
     assert {id(p) for p in muon_groups[0]["params"]} == filters
     others = {id(p) for g in opt.param_groups if not g["use_muon"] for p in g["params"]}
     assert not others & filters and len(others) == len([p for p in model.parameters() if p.requires_grad]) - 6
-    assert muon_groups[0]["normalize"] and muon_groups[0]["weight_decay"] == 0
+    assert muon_groups[0]["normalize"] and muon_groups[0]["weight_decay"] == 0 and muon_groups[0]["ns_steps"] == 3
     scheduler, _, _ = build_schedule(args, optim.Lookahead(opt), steps_per_epoch=5)
     sgd_momenta = set()
     for _ in range(10):

@@ -82,7 +82,8 @@ def build_optimizer(args, model):
         for group in groups:
             group.update(use_muon=False, params=[p for p in group["params"] if id(p) not in filters])
         groups.append({"params": [p for p in decay if id(p) in filters], "lr": args.muon_lr, "weight_decay": 0.0,
-                       "momentum": args.muon_momentum, "normalize": args.muon_normalize})
+                       "momentum": args.muon_momentum, "normalize": args.muon_normalize,
+                       "ns_steps": args.muon_ns_steps})
         return optim.Muon([g for g in groups if g["params"]], lr=args.lr, momentum=args.momentum,
                           nesterov=args.momentum > 0)
     return (optim.Adam if args.optimizer == "adam" else optim.AdamW)(groups, lr=args.lr)
@@ -296,6 +297,8 @@ def parser():
     t.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (Nesterov when > 0)")
     t.add_argument("--muon-lr", type=float, default=0.02, help="--optimizer muon: the filters' (peak) rate")
     t.add_argument("--muon-momentum", type=float, default=0.95, help="--optimizer muon: the filters' momentum")
+    t.add_argument("--muon-ns-steps", type=int, default=5,
+                   help="--optimizer muon: Newton-Schulz steps per update (airbench94_muon: 3)")
     t.add_argument("--muon-normalize", action="store_true",
                    help="--optimizer muon: hold each filter bank's norm at sqrt(C_out) (for convs followed by "
                         "batch norm, which ignores their scale; airbench94_muon)")

@@ -65,16 +65,17 @@ def newton_schulz(D, steps=5, coefficients=NS_COEFFICIENTS, eps=1e-7):
 class Muon(SGD):
     def __init__(self, params, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
                  ns_coefficients=NS_COEFFICIENTS, eps=1e-7, ns_steps=5, adjust_lr_fn=None, normalize=False):
-        if adjust_lr_fn not in (None, "original", "match_rms_adamw"):
-            raise ValueError(f"Muon: adjust_lr_fn must be None, 'original' or 'match_rms_adamw', got {adjust_lr_fn!r}")
-        if not 0 < ns_steps < 100:
-            raise ValueError(f"Muon: ns_steps must be between 1 and 99, got {ns_steps!r}")
         Optimizer.__init__(self, params, dict(lr=lr, weight_decay=weight_decay, momentum=momentum, dampening=0.0,
                                               nesterov=nesterov, ns_coefficients=tuple(ns_coefficients), eps=eps,
                                               ns_steps=ns_steps, adjust_lr_fn=adjust_lr_fn, normalize=normalize,
                                               use_muon=True))
         index = 0
         for group in self.param_groups:
+            if group["adjust_lr_fn"] not in (None, "original", "match_rms_adamw"):
+                raise ValueError(f"Muon: adjust_lr_fn must be None, 'original' or 'match_rms_adamw', "
+                                 f"got {group['adjust_lr_fn']!r}")
+            if not (isinstance(group["ns_steps"], int) and 0 < group["ns_steps"] < 100):
+                raise ValueError(f"Muon: ns_steps must be a whole number from 1 to 99, got {group['ns_steps']!r}")
             for p in group["params"]:
                 if group["use_muon"] and p.data.ndim < 2:
                     raise ValueError(f"Muon: parameter {index} has shape {tuple(p.data.shape)}; Muon's steps need "
