@@ -396,6 +396,7 @@ def test_optimizer_muon_takes_the_filters_and_sgd_the_rest():
     others = {id(p) for g in opt.param_groups if not g["use_muon"] for p in g["params"]}
     assert not others & filters and len(others) == len([p for p in model.parameters() if p.requires_grad]) - 6
     assert muon_groups[0]["normalize"] and muon_groups[0]["weight_decay"] == 0 and muon_groups[0]["ns_steps"] == 3
+    assert muon_groups[0]["nesterov"]
     scheduler, _, _ = build_schedule(args, optim.Lookahead(opt), steps_per_epoch=5)
     sgd_momenta = set()
     for _ in range(10):
@@ -404,6 +405,8 @@ def test_optimizer_muon_takes_the_filters_and_sgd_the_rest():
         sgd_momenta.add(round(opt.param_groups[0]["momentum"], 6))
         scheduler.step()
     assert len(sgd_momenta) > 5
+    with pytest.raises(SystemExit, match="train: Muon: ns_steps must be a whole number from 1 to 99, got 0"):
+        build_optimizer(parser().parse_args(["train", "--optimizer", "muon", "--muon-ns-steps", "0"]), model)
     mlp = nn.Sequential(nn.Flatten(), nn.Linear(12, 10))
     with pytest.raises(SystemExit, match="--optimizer muon trains convolution filters, and resnet20 has none"):
         build_optimizer(parser().parse_args(["train", "--optimizer", "muon"]), mlp)

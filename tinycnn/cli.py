@@ -82,10 +82,13 @@ def build_optimizer(args, model):
         for group in groups:
             group.update(use_muon=False, params=[p for p in group["params"] if id(p) not in filters])
         groups.append({"params": [p for p in decay if id(p) in filters], "lr": args.muon_lr, "weight_decay": 0.0,
-                       "momentum": args.muon_momentum, "normalize": args.muon_normalize,
-                       "ns_steps": args.muon_ns_steps})
-        return optim.Muon([g for g in groups if g["params"]], lr=args.lr, momentum=args.momentum,
-                          nesterov=args.momentum > 0)
+                       "momentum": args.muon_momentum, "nesterov": args.muon_momentum > 0,
+                       "normalize": args.muon_normalize, "ns_steps": args.muon_ns_steps})
+        try:
+            return optim.Muon([g for g in groups if g["params"]], lr=args.lr, momentum=args.momentum,
+                              nesterov=args.momentum > 0)
+        except ValueError as error:
+            raise SystemExit(f"train: {error}") from None
     return (optim.Adam if args.optimizer == "adam" else optim.AdamW)(groups, lr=args.lr)
 
 

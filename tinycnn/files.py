@@ -2,6 +2,9 @@
 import os
 import tempfile
 
+_UMASK = os.umask(0)          # the process's umask, read once (reading it means setting it)
+os.umask(_UMASK)
+
 
 def atomic_write(path, write):
     """Call ``write(f)`` on a temporary file beside ``path``, flush it to disk, then rename it to ``path``.
@@ -16,7 +19,7 @@ def atomic_write(path, write):
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())                 # mkstemp's file is private (0600); make it an ordinary one
+        os.chmod(tmp, 0o666 & ~_UMASK)                   # mkstemp's file is private (0600); make it an ordinary one
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -24,8 +27,3 @@ def atomic_write(path, write):
         raise
     return path
 
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
