@@ -122,9 +122,9 @@ def build_schedule(args, optimizer, steps_per_epoch, monitor_loss="val_loss"):
     """(scheduler, 'batch' | 'epoch', extra callbacks); the plateau schedule watches ``monitor_loss``."""
     if args.schedule == "onecycle":
         peaks = [group["lr"] for group in optimizer.param_groups]          # each group's own peak rate
-        # SGD's momentum cycles between 0.85 and 0.95; Muon's groups keep --muon-momentum
-        low = [g["momentum"] if g.get("use_muon") else 0.85 for g in optimizer.param_groups]
-        high = [g["momentum"] if g.get("use_muon") else 0.95 for g in optimizer.param_groups]
+        # SGD's momentum cycles between one-cycle's defaults (0.85 and 0.95); Muon's groups keep --muon-momentum
+        low = [g["momentum"] if g.get("use_muon") else optim.lr_scheduler.BASE_MOMENTUM for g in optimizer.param_groups]
+        high = [g["momentum"] if g.get("use_muon") else optim.lr_scheduler.MAX_MOMENTUM for g in optimizer.param_groups]
         return optim.OneCycleLR(optimizer, max_lr=peaks, epochs=args.epochs, steps_per_epoch=steps_per_epoch,
                                 pct_start=args.warmup, anneal_strategy="linear",
                                 cycle_momentum=args.optimizer in ("sgd", "muon") and args.momentum > 0,

@@ -57,6 +57,9 @@ class CosineAnnealingLR(LRScheduler):
         return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
 
 
+BASE_MOMENTUM, MAX_MOMENTUM = 0.85, 0.95     # one-cycle's momentum range, PyTorch's defaults
+
+
 class OneCycleLR(LRScheduler):
     """Smith & Topin's one-cycle policy, stepped once per batch.
 
@@ -68,7 +71,8 @@ class OneCycleLR(LRScheduler):
     """
 
     def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
-                 anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85, max_momentum=0.95,
+                 anneal_strategy="cos", cycle_momentum=True, base_momentum=BASE_MOMENTUM,
+                 max_momentum=MAX_MOMENTUM,
                  div_factor=25.0, final_div_factor=1e4, three_phase=False, last_epoch=-1):
         if total_steps is None:
             if epochs is None or steps_per_epoch is None:
