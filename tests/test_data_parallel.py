@@ -25,7 +25,7 @@ def batch(n, seed=0):
 def batch_norm_net():
     """Every kind of batch norm layer, before and after the flatten; float64 for tight comparisons."""
     return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 5, 3),
-                         nn.BatchNormReLU2d(5), nn.Flatten(), nn.Linear(5 * 6 * 6, 7), nn.BatchNorm1d(7),
+                         nn.BatchNormReLU2d(5), nn.Conv2d(5, 5, 1), nn.BatchNormGELU2d(5), nn.Flatten(), nn.Linear(5 * 6 * 6, 7), nn.BatchNorm1d(7),
                          nn.Linear(7, 10)).double()
 
 

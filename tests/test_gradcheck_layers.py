@@ -82,7 +82,10 @@ def test_padded_max_pool_on_all_negative_input(xp, rng):
     (lambda: nn.BatchNorm2d(3, affine=False), (3, 3, 2, 2)),
     (lambda: nn.BatchNormReLU2d(3), (4, 3, 3, 2)),
     (lambda: nn.BatchNormReLU2d(3, affine=False), (3, 3, 2, 2)),
-], ids=["2d", "2d batch 1", "1d (N, C)", "1d (N, C, L)", "2d no affine", "2d + relu", "2d + relu no affine"])
+    (lambda: nn.BatchNormGELU2d(3), (4, 3, 3, 2)),
+    (lambda: nn.BatchNormGELU2d(3, affine=False), (3, 3, 2, 2)),
+], ids=["2d", "2d batch 1", "1d (N, C)", "1d (N, C, L)", "2d no affine", "2d + relu", "2d + relu no affine",
+        "2d + gelu", "2d + gelu no affine"])
 def test_batch_norm(xp, rng, layer, shape, training):
     bn = layer()
     bn.train(training)

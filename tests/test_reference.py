@@ -1,4 +1,6 @@
 """The fast im2col/strided-slice ops equal the naive loop references on random cases."""
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -169,10 +171,13 @@ def test_batch_norm_and_relu_in_blocks_equal_the_reference(xp, channels_major):
     np.testing.assert_array_equal(to_numpy(F.relu_backward(to(dy), r)), dy * (x > 0))
 
 
-def test_fused_batch_norm_relu_equals_batch_norm_then_relu(xp):
+@pytest.mark.parametrize("fused_layer, activation", [(nn.BatchNormReLU2d, nn.ReLU),
+                                                      (nn.BatchNormGELU2d, partial(nn.GELU, approximate="tanh"))],
+                         ids=["relu", "gelu"])
+def test_fused_batch_norm_activation_equals_batch_norm_then_activation(xp, fused_layer, activation):
     rng = np.random.default_rng(4)
     x, dy = xp.asarray(rng.standard_normal((16, 24, 16, 16))), xp.asarray(rng.standard_normal((16, 24, 16, 16)))
-    separate, fused = nn.Sequential(nn.BatchNorm2d(24), nn.ReLU()), nn.BatchNormReLU2d(24)
+    separate, fused = nn.Sequential(nn.BatchNorm2d(24), activation()), fused_layer(24)
     separate[0].weight.data[...] = xp.asarray(rng.standard_normal(24))
     separate[0].bias.data[...] = xp.asarray(rng.standard_normal(24))
     fused.load_state_dict(separate[0].state_dict())                  # the same parameters and buffers

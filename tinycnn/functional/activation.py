@@ -74,47 +74,44 @@ GELU_K, GELU_C = 0.7978845608028654, 0.044715       # sqrt(2 / pi), and the cubi
 def gelu_tanh_forward(x):
     """GELU (Hendrycks & Gimpel 2016), x * Phi(x) with Phi the standard normal CDF, in its tanh approximation
     (PyTorch's approximate="tanh"): y = x/2 * (1 + tanh(u)), u = sqrt(2/pi) * (x + 0.044715 x^3).
-    Keeps x and t = tanh(u) for backward."""
+    Keeps the slope dy/dx at x, computed while x is in the cache, so that backward is one product."""
     xp = get_array_module(x)
-    t = parallel.elementwise(_gelu_tanh, xp.empty_like(x), x)
-    y = parallel.elementwise(_gelu_from_tanh, xp.empty_like(x), x, t)
-    return y, (x, t)
+    slope = xp.empty_like(x)
+    y = parallel.elementwise(gelu_tanh_with_slope, xp.empty_like(x), x, slope)
+    return y, slope
 
 
-def gelu_tanh_backward(dy, cache):
-    """dx = dy * dy/dx, dy/dx = (1 + t)/2 + x/2 * (1 - t^2) * sqrt(2/pi) * (1 + 3 * 0.044715 x^2)."""
+def gelu_tanh_backward(dy, slope):
+    """dx = dy * dy/dx, the slope that forward kept."""
     xp = get_array_module(dy)
-    x, t = cache
-    return parallel.elementwise(_gelu_tanh_grad, xp.empty_like(dy), dy, x, t)
+    return parallel.elementwise(_multiply, xp.empty_like(dy), dy, slope)
 
 
-def _gelu_tanh(out, x):                                  # t = tanh(sqrt(2/pi) * x * (1 + c x^2))
+def _multiply(out, a, b):
+    get_array_module(a).multiply(a, b, out=out)
+
+
+def gelu_tanh_with_slope(y, x, slope):
+    """y = GELU(x) and slope = dy/dx, written into y and slope (element-wise, for one block):
+        t = tanh(u),  u = sqrt(2/pi) * x * (1 + c x^2),  c = 0.044715
+        y = x * (1 + t)/2
+        slope = (1 + t)/2 + x/2 * (1 - t^2) * sqrt(2/pi) * (1 + 3c x^2)     (tanh' = 1 - tanh^2)"""
     xp = get_array_module(x)
-    xp.multiply(x, x, out=out)
-    out *= GELU_C
-    out += 1
-    out *= x
-    out *= GELU_K
-    xp.tanh(out, out=out)
-
-
-def _gelu_from_tanh(out, x, t):                          # y = x/2 * (1 + t)
-    get_array_module(x).add(t, 1, out=out)
-    out *= x
-    out *= 0.5
-
-
-def _gelu_tanh_grad(out, dy, x, t):
-    xp = get_array_module(x)
-    slope = xp.multiply(x, x)                            # sqrt(2/pi) * (1 + 3c x^2) * (1 - t^2) * x
-    slope *= 3 * GELU_C
-    slope += 1
-    slope *= GELU_K
-    slope *= 1 - t * t
+    x2 = xp.multiply(x, x)
+    xp.multiply(x2, 1.5 * GELU_K * GELU_C, out=slope)
+    slope += 0.5 * GELU_K                                 # slope = sqrt(2/pi)/2 * (1 + 3c x^2), for now
+    x2 *= GELU_K * GELU_C
+    x2 += GELU_K
+    x2 *= x                                               # u
+    t = xp.tanh(x2, out=x2)
+    half_1_t = t * 0.5
+    half_1_t += 0.5                                       # (1 + t)/2
+    xp.multiply(x, half_1_t, out=y)                       # y = x * (1 + t)/2
     slope *= x
-    slope += 1 + t                                       # + (1 + t)
-    xp.multiply(slope, dy, out=out)
-    out *= 0.5
+    t *= t
+    xp.subtract(1, t, out=t)                              # 1 - t^2
+    slope *= t
+    slope += half_1_t
 
 
 def dropout_forward(x, p, training):

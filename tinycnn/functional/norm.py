@@ -24,6 +24,7 @@ from functools import partial
 
 from .. import parallel
 from ..backend import get_array_module
+from .activation import gelu_tanh_with_slope
 
 
 def channel_rows(x):
@@ -50,17 +51,21 @@ def whole_batch_stats(all_gather, m, mean, var):
     return int(m_all), mean_all, (M2_p + m_p * (mean_p - mean_all) ** 2).sum(axis=0) / m_all
 
 
-def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5, relu=False,
-                       all_gather=None):
-    """Returns (y, cache); in training, updates running_mean and running_var in place. With relu=True the ReLU
-    that usually follows is applied in the same pass, y = max(gamma * xhat + beta, 0). With all_gather (used in
-    training only) the statistics are the whole batch's, over every process's rows."""
+def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5,
+                       activation=None, all_gather=None):
+    """Returns (y, cache); in training, updates running_mean and running_var in place. With activation "relu"
+    or "gelu" (GELU's tanh form) the activation that usually follows is applied in the same pass over each
+    block of channels: y = f(z), z = gamma * xhat + beta. With all_gather (used in training only) the
+    statistics are the whole batch's, over every process's rows."""
+    if activation not in (None, "relu", "gelu"):
+        raise ValueError(f"batch_norm_forward: activation must be None, 'relu' or 'gelu', got {activation!r}")
     xp = get_array_module(x)
     x2 = channel_rows(x)                                             # (C, m)
     C, m = x2.shape
     dtype = x2.dtype
     xhat = xp.empty_like(x2)
-    y = xhat if gamma is None and not relu else xp.empty_like(x2)
+    y = xhat if gamma is None and activation is None else xp.empty_like(x2)
+    slope = xp.empty_like(x2) if activation == "gelu" else None     # GELU's dy/dz, kept for backward
     if training:
         mean, var, inv_std = (xp.empty(C, dtype=dtype) for _ in range(3))
     else:
@@ -82,10 +87,14 @@ def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, mome
         if training:
             inv_std[rows] = 1.0 / xp.sqrt(var[rows] + eps)
         xhat[rows] *= inv_std[rows, None]                                        # xhat = (x - mean) / sqrt(var + eps)
+        if activation == "gelu":                                   # y = GELU(z), z = gamma * xhat + beta
+            z = xhat[rows] if gamma is None else xhat[rows] * gamma[rows, None] + beta[rows, None]
+            gelu_tanh_with_slope(y[rows], z, slope[rows])
+            return
         if gamma is not None:
             xp.multiply(xhat[rows], gamma[rows, None], out=y[rows])               # y = gamma * xhat + beta
             y[rows] += beta[rows, None]
-        if relu:
+        if activation == "relu":
             xp.maximum(xhat[rows] if gamma is None else y[rows], 0, out=y[rows])           # y = max(y, 0)
 
     def normalize(rows):                           # a block of channels, start to end while it is in the cache
@@ -107,7 +116,8 @@ def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, mome
         running_mean += momentum * mean
         running_var *= 1 - momentum
         running_var += momentum * var * (count / (count - 1))
-    return from_channel_rows(y, x.shape), (xhat, gamma, inv_std, training, y if relu else None, count,
+    kept = {None: None, "relu": y, "gelu": slope}[activation]          # what the activation's backward reads
+    return from_channel_rows(y, x.shape), (xhat, gamma, inv_std, training, activation, kept, count,
                                            all_gather if sync else None)
 
 
@@ -119,12 +129,13 @@ def batch_norm_backward(dy, cache):
         dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
            = gamma * inv_std * (dy - dbeta / m - xhat * dgamma / m).
     In eval mode the statistics are constants: dx = gamma * inv_std * dy.
-    After a fused ReLU, dy first passes the ReLU: dy where y > 0, else 0.
+    After a fused activation f, dy first passes it: g = dy * f'(z), z = gamma * xhat + beta (for the ReLU: dy where
+    y > 0, else 0; for GELU, times the slope that forward kept); g then takes dy's place.
     Synchronised, dbeta and dgamma in dx are the sums over the whole batch and m its size; the dgamma and dbeta
     returned are this process's rows' shares, which the processes' gradients add up to.
     """
     xp = get_array_module(dy)
-    xhat, gamma, inv_std, training, relu_y, count, all_gather = cache
+    xhat, gamma, inv_std, training, activation, kept, count, all_gather = cache
     dy2 = channel_rows(dy)                                           # (C, m)
     C, m = dy2.shape
     dtype = xp.result_type(dy2, xhat)
@@ -134,7 +145,12 @@ def batch_norm_backward(dy, cache):
     scale = (inv_std if gamma is None else gamma * inv_std).astype(dtype)[:, None]
 
     def sums(rows):
-        g = dy2[rows] if relu_y is None else dy2[rows] * (relu_y[rows] > 0)            # through the fused ReLU
+        if activation == "relu":                                          # g = dy * f'(z), through the activation
+            g = dy2[rows] * (kept[rows] > 0)
+        elif activation == "gelu":
+            g = dy2[rows] * kept[rows]
+        else:
+            g = dy2[rows]
         dbeta[rows] = g.sum(axis=1)
         dgamma[rows] = xp.einsum("ij,ij->i", g, xhat[rows])
         return g

@@ -24,14 +24,11 @@ from .sequential_models import SequentialClassifier
 
 
 def conv_group(in_channels, out_channels, activation="relu"):
-    conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False)
-    conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
-    if activation == "relu":                                                  # batch norm and ReLU, fused
-        return nn.Sequential(OrderedDict(conv1=conv1, pool=nn.MaxPool2d(2), norm1=nn.BatchNormReLU2d(out_channels),
-                                         conv2=conv2, norm2=nn.BatchNormReLU2d(out_channels)))
-    return nn.Sequential(OrderedDict(conv1=conv1, pool=nn.MaxPool2d(2), norm1=nn.BatchNorm2d(out_channels),
-                                     act1=nn.GELU(approximate="tanh"), conv2=conv2,
-                                     norm2=nn.BatchNorm2d(out_channels), act2=nn.GELU(approximate="tanh")))
+    norm = nn.BatchNormReLU2d if activation == "relu" else nn.BatchNormGELU2d    # batch norm and activation, fused
+    return nn.Sequential(OrderedDict(conv1=nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+                                     pool=nn.MaxPool2d(2), norm1=norm(out_channels),
+                                     conv2=nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
+                                     norm2=norm(out_channels)))
 
 
 class Scale(nn.Module):

@@ -14,7 +14,7 @@ class _BatchNorm(Module):
     that training normalises with the statistics of the whole batch, not of this process's rows alone."""
 
     buffer_names = ("running_mean", "running_var", "num_batches_tracked")
-    relu = False                   # True in BatchNormReLU2d
+    activation = None              # "relu" in BatchNormReLU2d, "gelu" in BatchNormGELU2d
     all_gather = None
     _ranks = ()
     _expected = ""
@@ -45,7 +45,7 @@ class _BatchNorm(Module):
         gamma = self.weight.data if self.affine else None
         beta = self.bias.data if self.affine else None
         y, cache = F.batch_norm_forward(x, gamma, beta, self.running_mean, self.running_var, self.training,
-                                        momentum, self.eps, self.relu, self.all_gather)
+                                        momentum, self.eps, self.activation, self.all_gather)
         self._cache, self._shape = cache, x.shape
         return y
 
@@ -78,4 +78,11 @@ class BatchNormReLU2d(BatchNorm2d):
     """BatchNorm2d followed by ReLU, fused: y = max(gamma * xhat + beta, 0) computed, and differentiated, in one
     pass over the data instead of two (PyTorch has it as torch.ao.nn.intrinsic.BNReLU2d). Its parameters and
     buffers are BatchNorm2d's, so its state dict is that of a BatchNorm2d with a ReLU after it."""
-    relu = True
+    activation = "relu"
+
+
+class BatchNormGELU2d(BatchNorm2d):
+    """BatchNorm2d followed by GELU(approximate="tanh"), fused like BatchNormReLU2d: each block of channels is
+    normalised and passed through the GELU while it is in the cache, and backward recomputes gamma * xhat + beta
+    there instead of keeping it. Its state dict is that of a BatchNorm2d with a GELU after it."""
+    activation = "gelu"
