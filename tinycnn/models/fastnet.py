@@ -72,7 +72,8 @@ def fastnet(num_classes=10, widths=(64, 128, 256), in_channels=3, train_whiten_b
     after the norm then sees unit-variance inputs shifted by a learnt threshold. ``logit_scale`` (airbench: 1/9)
     multiplies the logits by a constant (the head becomes ``classifier.linear`` then ``classifier.scale``).
     ``activation="gelu"`` (airbench's) puts GELU (tanh form) after the whitening layer and every batch norm instead
-    of ReLU; the parameters, and so the state dict's names, stay the same."""
+    of ReLU (fused with the norm: nn.BatchNormGELU2d); the parameters, and so the state dict's names, stay the
+    same."""
     if activation not in ("relu", "gelu"):
         raise ValueError(f"fastnet: activation must be 'relu' or 'gelu', got {activation!r}")
     w1, w2, w3 = widths

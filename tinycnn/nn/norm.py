@@ -83,6 +83,7 @@ class BatchNormReLU2d(BatchNorm2d):
 
 class BatchNormGELU2d(BatchNorm2d):
     """BatchNorm2d followed by GELU(approximate="tanh"), fused like BatchNormReLU2d: each block of channels is
-    normalised and passed through the GELU while it is in the cache, and backward recomputes gamma * xhat + beta
-    there instead of keeping it. Its state dict is that of a BatchNorm2d with a GELU after it."""
+    normalised and passed through the GELU while it is in the cache, which also keeps the GELU's slope there for
+    backward (in eval mode too, where a gradient check may still call backward). Its state dict is that of a
+    BatchNorm2d with a GELU after it."""
     activation = "gelu"
