@@ -185,3 +185,9 @@ def test_fused_batch_norm_activation_equals_batch_norm_then_activation(xp, fused
         separate.train(training), fused.train(training)
         np.testing.assert_allclose(to_numpy(fused(x)), to_numpy(separate(x)), rtol=1e-6, atol=1e-6)
         np.testing.assert_allclose(to_numpy(fused.backward(dy)), to_numpy(separate.backward(dy)), rtol=1e-5, atol=1e-6)
+
+
+def test_batch_norm_names_an_unknown_fused_activation():
+    x = np.ones((2, 3, 2, 2))
+    with pytest.raises(ValueError, match="activation must be None, 'relu' or 'gelu', got 'tanh'"):
+        F.batch_norm_forward(x, None, None, np.zeros(3), np.ones(3), training=True, activation="tanh")
