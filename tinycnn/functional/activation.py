@@ -92,7 +92,7 @@ def _multiply(out, a, b):
 
 
 def gelu_tanh_with_slope(y, x, slope):
-    """y = GELU(x) and slope = dy/dx, written into y and slope (element-wise, for one block):
+    """y = GELU(x) and slope = dy/dx, written into y and slope (element-wise, for one block; y may be x itself):
         t = tanh(u),  u = sqrt(2/pi) * x * (1 + c x^2),  c = 0.044715
         y = x * (1 + t)/2
         slope = (1 + t)/2 + x/2 * (1 - t^2) * sqrt(2/pi) * (1 + 3c x^2)     (tanh' = 1 - tanh^2)"""
@@ -106,8 +106,8 @@ def gelu_tanh_with_slope(y, x, slope):
     t = xp.tanh(x2, out=x2)
     half_1_t = t * 0.5
     half_1_t += 0.5                                       # (1 + t)/2
-    xp.multiply(x, half_1_t, out=y)                       # y = x * (1 + t)/2
     slope *= x
+    xp.multiply(x, half_1_t, out=y)                       # y = x * (1 + t)/2, x's last use
     t *= t
     xp.subtract(1, t, out=t)                              # 1 - t^2
     slope *= t

@@ -87,15 +87,14 @@ def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, mome
         if training:
             inv_std[rows] = 1.0 / xp.sqrt(var[rows] + eps)
         xhat[rows] *= inv_std[rows, None]                                        # xhat = (x - mean) / sqrt(var + eps)
-        if activation == "gelu":                                   # y = GELU(z), z = gamma * xhat + beta
-            z = xhat[rows] if gamma is None else xhat[rows] * gamma[rows, None] + beta[rows, None]
-            gelu_tanh_with_slope(y[rows], z, slope[rows])
-            return
         if gamma is not None:
             xp.multiply(xhat[rows], gamma[rows, None], out=y[rows])               # y = gamma * xhat + beta
             y[rows] += beta[rows, None]
+        z = xhat[rows] if gamma is None else y[rows]
         if activation == "relu":
-            xp.maximum(xhat[rows] if gamma is None else y[rows], 0, out=y[rows])           # y = max(y, 0)
+            xp.maximum(z, 0, out=y[rows])                                                   # y = max(y, 0)
+        elif activation == "gelu":
+            gelu_tanh_with_slope(y[rows], z, slope[rows])                          # y = GELU(y), its slope kept
 
     def normalize(rows):                           # a block of channels, start to end while it is in the cache
         center(rows)

@@ -71,8 +71,7 @@ class OneCycleLR(LRScheduler):
     """
 
     def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
-                 anneal_strategy="cos", cycle_momentum=True, base_momentum=BASE_MOMENTUM,
-                 max_momentum=MAX_MOMENTUM,
+                 anneal_strategy="cos", cycle_momentum=True, base_momentum=BASE_MOMENTUM, max_momentum=MAX_MOMENTUM,
                  div_factor=25.0, final_div_factor=1e4, three_phase=False, last_epoch=-1):
         if total_steps is None:
             if epochs is None or steps_per_epoch is None:
