@@ -45,6 +45,7 @@ $(BENCH_VENV)/.installed: setup.cfg pyproject.toml
 
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python benchmarks/conv.py --repeats 21 --write benchmarks/RESULTS.md
+	$(BENCH_VENV)/bin/python benchmarks/conv.py --net fastnet --batch 64 --repeats 21 --write benchmarks/RESULTS.md
 	$(BENCH_VENV)/bin/python benchmarks/layers.py --repeats 21 --write benchmarks/RESULTS.md
 	$(BENCH_VENV)/bin/python benchmarks/step.py --write benchmarks/RESULTS.md
 

@@ -1,6 +1,10 @@
 """Forward + backward of each convolution of a CIFAR ResNet-20 at batch 128: tinycnn beside PyTorch CPU.
 
     python benchmarks/conv.py [--batch 128] [--repeats 7] [--write benchmarks/RESULTS.md]
+    python benchmarks/conv.py --net fastnet --batch 64 [--write benchmarks/RESULTS.md]
+
+--net fastnet times the 3x3 convolutions of `make train`'s network instead (fastnet, widths 64, 128, 256, on
+32x32 images; batch 64 is one process's half of its batch of 128).
 
 Both run in this process on the same threads (PyTorch's intra-op threads = the BLAS threads NumPy uses, by
 default all cores). Reports median milliseconds and the ratio tinycnn / PyTorch.
@@ -17,6 +21,11 @@ from tinycnn import nn  # noqa: E402
 
 # (C_in, C_out, H, stride) of ResNet-20's 3x3 convolutions, padding 1
 SHAPES = [(3, 16, 32, 1), (16, 16, 32, 1), (16, 32, 32, 2), (32, 32, 16, 1), (32, 64, 16, 2), (64, 64, 8, 1)]
+# fastnet (64, 128, 256): each group's conv1 at the resolution it receives, conv2 after the 2x2 max pool
+FASTNET_SHAPES = [(24, 64, 31, 1), (64, 64, 15, 1), (64, 128, 15, 1), (128, 128, 7, 1), (128, 256, 7, 1),
+                  (256, 256, 3, 1)]
+NETS = {"resnet20": (SHAPES, "a CIFAR ResNet-20,", "ResNet-20 convolutions, CPU"),
+        "fastnet": (FASTNET_SHAPES, "fastnet (64, 128, 256), `make train`'s network,", "fastnet convolutions, CPU")}
 
 
 def tinycnn_step(C_in, C_out, H, stride, N):
@@ -44,11 +53,12 @@ def torch_step(torch, C_in, C_out, H, stride, N):
 
 
 def main():
-    args = arguments(__doc__)
+    args = arguments(__doc__, net=list(NETS))
+    shapes, described, section = NETS[args.net]
     torch = import_torch()
 
     rows = ["| conv (C_in->C_out, HxW, stride) | tinycnn ms | PyTorch ms | ratio |", "|---|---:|---:|---:|"]
-    for C_in, C_out, H, stride in SHAPES:
+    for C_in, C_out, H, stride in shapes:
         steps = [tinycnn_step(C_in, C_out, H, stride, args.batch)]
         if torch:
             steps.append(torch_step(torch, C_in, C_out, H, stride, args.batch))
@@ -57,12 +67,12 @@ def main():
         print(rows[-1], flush=True)
     if args.write and torch:
         threads = f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads; NumPy {np.__version__}"
-        body = ("Forward + backward (input and weight gradients) of each 3x3 convolution of a CIFAR ResNet-20, "
+        body = (f"Forward + backward (input and weight gradients) of each 3x3 convolution of {described} "
                 f"batch {args.batch}, float32, median of {args.repeats} interleaved repeats after warm-up. tinycnn gets x and dy "
                 "in the channels-major memory its own layers produce (see tinycnn/functional/im2col.py), PyTorch "
                 "its default contiguous NCHW.\n\n"
-                + stamp(f"python benchmarks/conv.py --batch {args.batch}") + f"{threads}\n\n" + "\n".join(rows))
-        write_section(args.write, "ResNet-20 convolutions, CPU", body)
+                + stamp(f"python benchmarks/conv.py --net {args.net} --batch {args.batch}") + f"{threads}\n\n" + "\n".join(rows))
+        write_section(args.write, section, body)
 
 
 if __name__ == "__main__":

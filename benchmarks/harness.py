@@ -67,9 +67,12 @@ def median_times(fns, repeats=7, warmup=2):
     return [statistics.median(ts) for ts in times]
 
 
-def arguments(doc):
-    """The benchmarks' shared command line: --batch, --repeats, --write."""
+def arguments(doc, net=None):
+    """The benchmarks' shared command line: --batch, --repeats, --write, and --net (default its first choice) when
+    a list of networks is given."""
     parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    if net:
+        parser.add_argument("--net", choices=net, default=net[0])
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--write", help="a Markdown file to write the table into")
