@@ -6,7 +6,8 @@ with the rule against the shift path everywhere (the rule before the eleventh se
 
     python benchmarks/conv_paths.py [--batch 32] [--repeats 12]
 
-Batch 32 is what each of `make train`'s two processes computes.
+Batch 32 is what each of `make train`'s two processes computed at its batch of 64 (until 2026-11-24); at its
+batch of 128 now, each computes 64 (`--batch 64`).
 """
 import argparse
 import os

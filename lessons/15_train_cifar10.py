@@ -3,8 +3,8 @@
 Accuracy is one number; per-class precision (of the images called "cat", how many are cats), recall (of the
 cats, how many were found) and F1, and the confusion matrix, show where a model fails. The default run trains a
 small fastnet on a subset for a minute; ``--full`` trains fastnet (32, 64, 128) on all 50,000 images for 9 epochs
-at batch 128 (about half an hour, 85% test accuracy; ``make train`` trains a wider fastnet at batch 64 with a
-linear schedule, each batch split over two processes).
+at batch 128 (about half an hour, 85% test accuracy; ``make train`` trains a wider fastnet for 14 epochs at batch
+128 with a linear schedule, each batch split over two processes).
 """
 import os
 
