@@ -64,6 +64,12 @@ def test_both_stride_one_conv_paths_equal_naive(xp, monkeypatch, shift):
                                    rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(to_numpy(dx), dx_ref, rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(to_numpy(dW), dW_ref, rtol=1e-10, atol=1e-10)
+        # each gradient alone (a frozen weight, the first layer's unneeded dx) takes other branches
+        dx_only, no_dW, _ = F.conv2d_backward(xp.asarray(dy), cache, need_dW=False)
+        no_dx, dW_only, _ = F.conv2d_backward(xp.asarray(dy), cache, need_dx=False)
+        assert no_dW is None and no_dx is None
+        np.testing.assert_allclose(to_numpy(dx_only), dx_ref, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(to_numpy(dW_only), dW_ref, rtol=1e-10, atol=1e-10)
 
 
 def test_shift_path_is_chosen_where_it_measured_faster():

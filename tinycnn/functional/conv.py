@@ -22,7 +22,8 @@ Two things make this fast in NumPy without changing the math:
   large maps. On small ones (3x3) they are not few; there, and for convolutions that widen the channels,
   im2col's exact columns are used instead (_shift_pays).
   The input gradient is the same computation run on dy with the shifts reversed and the kernel transposed (a
-  "full" convolution), so the shift path never needs col2im's slice-adds.
+  "full" convolution), so the shift path never needs col2im's slice-adds; and that column matrix of dy, times
+  the padded input, is the weight gradient too, so backward builds one column matrix rather than two.
 - The chunks are independent, so they run on both cores (tinycnn/parallel.py); backward runs its dW and dx
   chunks side by side.
 """
@@ -162,9 +163,14 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
             col = _by_group(_shift_columns(saved, shifts, s, e), K, G)
             return col @ dy_grid[:, s:e].reshape(G, C_out // G, e - s).transpose(0, 2, 1)
 
-        def dx_chunk(s, e):                                                              # dx = W_t @ col(dY)
+        # The same column matrix of dY gives dW too: dW[o, c, k] = sum_q dY[o, q - shift_k] * x_pad[c, q], i.e.
+        # dW (rows (k, o)) = col(dY) @ x_pad.T, summed over q < L (x_pad is zero past L). One matrix, not two.
+        x_grid = saved[:, :L].reshape(G, Cg, L)
+
+        def dx_chunk(s, e):                                        # dx = W_t @ col(dY);  dW = col(dY) @ x_pad.T
             col = _by_group(_shift_columns(dy_ext, reversed_shifts, s, e), K, G)
             xp.matmul(W_t, col, out=dx_grid[:, s:e].reshape(G, Cg, e - s))
+            return col @ x_grid[:, :, s:e].transpose(0, 2, 1) if need_dW else None
 
         # With far fewer input than output channels (an RGB image into the first conv) the column matrix of dY
         # (K*C_out rows) is much larger than dcol = W_mat.T @ dY (K*C_in rows): then scatter dcol back instead.
@@ -174,12 +180,15 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
         def dcol_chunk(s, e):                                                            # dcol = W_mat.T @ dY
             xp.matmul(W_mat.transpose(0, 2, 1), dy_grid[:, s:e].reshape(G, C_out // G, e - s), out=dcol[:, :, s:e])
 
-        dW_spans = list(_chunks(L, _chunk(L, K * C_in))) if need_dW else []
+        shared = need_dx and not scatter                                 # dx_chunk computes dW as well
+        dW_spans = list(_chunks(L, _chunk(L, K * C_in))) if need_dW and not shared else []
         dx_spans = list(_chunks(L, _chunk(L, K * min(C_in, C_out) if scatter else K * C_out))) if need_dx else []
         tasks = [partial(dW_chunk, s, e) for s, e in dW_spans]
         tasks += [partial(dcol_chunk if scatter else dx_chunk, s, e) for s, e in dx_spans]
         parts = parallel.run(tasks, xp)
-        if need_dW:
+        if need_dW and shared:                                           # rows (k, o) -> (o, (k, c))
+            dW_mat = sum(parts).reshape(G, K, C_out // G, Cg).transpose(0, 2, 1, 3).reshape(G, C_out // G, K * Cg)
+        elif need_dW:
             dW_mat = sum(parts[:len(dW_spans)]).transpose(0, 2, 1)
         if need_dx and scatter:
             dx_ext = xp.zeros((C_in, L + front), dtype=dy.dtype)     # dx_pad[c, q + shift_k] += dcol[(k, c), q]
