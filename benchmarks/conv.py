@@ -68,7 +68,8 @@ def main():
     if args.write and torch:
         threads = f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads; NumPy {np.__version__}"
         body = (f"Forward + backward (input and weight gradients) of each 3x3 convolution of {described} "
-                f"batch {args.batch}, float32, median of {args.repeats} interleaved repeats after warm-up. tinycnn gets x and dy "
+                f"batch {args.batch}, float32, median of {args.repeats} repeats after warm-up taken in turns "
+                "(harness.median_times). tinycnn gets x and dy "
                 "in the channels-major memory its own layers produce (see tinycnn/functional/im2col.py), PyTorch "
                 "its default contiguous NCHW.\n\n"
                 + stamp(f"python benchmarks/conv.py --net {args.net} --batch {args.batch}") + f"{threads}\n\n" + "\n".join(rows))

@@ -52,18 +52,23 @@ def median_time(fn, repeats=7, warmup=2):
     return statistics.median(times)
 
 
-def median_times(fns, repeats=7, warmup=2):
-    """Median wall time of each function in seconds, the functions' repeats interleaved (a, b, a, b, ...) so
-    that a slow spell of a shared machine falls on all of them alike."""
+def median_times(fns, repeats=7, warmup=2, block=3):
+    """Median wall time of each function in seconds. The functions take turns (a a a, b b b, a a a, ...) so that
+    a slow spell of a shared machine falls on all of them alike, and each turn starts with an untimed call: a
+    library's worker threads go on spinning for a few milliseconds after its call returns (PyTorch's OpenMP
+    pool does), and on two cores that time would be charged to whichever function ran next (RESULTS.md,
+    "Twentieth session"). Within a turn, as in a training loop, each function follows itself."""
     for fn in fns:
         for _ in range(warmup):
             fn()
     times = [[] for _ in fns]
-    for _ in range(repeats):
+    while len(times[-1]) < repeats:
         for fn, ts in zip(fns, times):
-            start = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - start)
+            fn()                                                      # untimed: the last turn's threads settle
+            for _ in range(min(block, repeats - len(ts))):
+                start = time.perf_counter()
+                fn()
+                ts.append(time.perf_counter() - start)
     return [statistics.median(ts) for ts in times]
 
 
@@ -120,6 +125,29 @@ def write_section(path, name, body):
         f.write(text)
 
 
+def blas():
+    """The BLAS under NumPy and the kernels it runs: OPENBLAS_CORETYPE, where set, overrides OpenBLAS's own choice
+    (RESULTS.md, "this host pins OpenBLAS"), and that alone moves tinycnn's times by a third."""
+    import ctypes
+    import numpy as np
+    info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    text = f"{info.get('name', 'BLAS')} {info.get('version', '')}".rstrip()
+    try:
+        with open("/proc/self/maps") as f:
+            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower()})
+    except OSError:
+        paths = []
+    for path in paths:
+        lib = ctypes.CDLL(path)
+        for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename"):
+            if hasattr(lib, name):
+                getattr(lib, name).restype = ctypes.c_char_p
+                text += f", {getattr(lib, name)().decode()} kernels"
+                break
+    core = os.environ.get("OPENBLAS_CORETYPE")
+    return text + (f" (set by OPENBLAS_CORETYPE={core})" if core else " (OpenBLAS's own choice)")
+
+
 def stamp(command):
     return (f"Command: `{command}`  \nDate: {datetime.date.today()}  \nMachine: {machine()}  \n"
-            f"Commit: {commit()}\n")
+            f"BLAS: {blas()}  \nCommit: {commit()}\n")

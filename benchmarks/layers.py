@@ -74,8 +74,9 @@ def main():
         print(rows[-1], flush=True)
     if args.write and torch:
         threads = f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads; NumPy {np.__version__}"
-        body = (f"Forward + backward in training mode, batch {args.batch}, float32, median of {args.repeats} interleaved "
-                "repeats after warm-up; tinycnn's inputs channels-major as its own layers produce them, PyTorch's "
+        body = (f"Forward + backward in training mode, batch {args.batch}, float32, median of {args.repeats} repeats "
+                "after warm-up taken in turns (harness.median_times); tinycnn's inputs channels-major as its own "
+                "layers produce them, PyTorch's "
                 "contiguous NCHW.\n\n" + stamp(f"python benchmarks/layers.py --batch {args.batch}")
                 + f"{threads}\n\n" + "\n".join(rows))
         write_section(args.write, "ResNet-20's other layers, CPU", body)

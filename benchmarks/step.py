@@ -153,8 +153,9 @@ def main():
                 f"ResNet-20 step consumes ({consumed:.0f} img/s) |")
     print(rows[-1])
     if args.write and torch:
-        body = (f"Forward, loss, backward and a Nesterov SGD step, float32, median of {args.repeats} interleaved "
-                "repeats after warm-up; peak memory is how far a fresh process's peak resident size rises above its size "
+        body = (f"Forward, loss, backward and a Nesterov SGD step, float32, median of {args.repeats} repeats "
+                "after warm-up taken in turns (harness.median_times); peak memory is how far a fresh process's "
+                "peak resident size rises above its size "
                 "after the imports while it builds the model and runs five steps.\n\n"
                 + stamp(f"python benchmarks/step.py --batch {args.batch}")
                 + f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads; NumPy {np.__version__}\n\n"
