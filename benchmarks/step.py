@@ -1,8 +1,9 @@
 """A whole training step (forward, loss, backward, SGD step) of ResNet-20 and of a CIFAR VGG at batch 128:
 tinycnn beside PyTorch CPU with the same layers, threads and data; peak memory of each in its own process;
 CIFAR-10 loading and augmentation throughput against what a training step consumes. Also tinycnn's step with
-the batch split over two processes, one core each (tinycnn/data_parallel.py: batch norm then normalises each
-half on its own, so that row is not the same computation as PyTorch's; its memory is not measured).
+the batch split over two processes, one core each (tinycnn/data_parallel.py), twice: with batch norm normalising
+each half on its own (not the same computation as PyTorch's) and with batch norm synchronised, the two processes
+exchanging their statistics (sync_batch_norm=True: the same computation). Their memory is not measured.
 
     python benchmarks/step.py [--batch 128] [--repeats 7] [--write benchmarks/RESULTS.md]
 """
@@ -30,11 +31,11 @@ def tinycnn_step(name, batch):
     return training_step(tinycnn_model(name), batch)
 
 
-def data_parallel_step(name, batch, processes=2):
+def data_parallel_step(name, batch, processes=2, sync_batch_norm=False):
     """training_step's step with the batch split over `processes` processes; returns (step, close)."""
     model = tinycnn_model(name)
     x, y, loss_fn, opt = training_setup(model, batch)
-    dp = DataParallel(model, loss_fn, processes)
+    dp = DataParallel(model, loss_fn, processes, sync_batch_norm)
 
     def parallel_step():
         opt.zero_grad()
@@ -133,15 +134,18 @@ def main():
     for name, label in (("resnet20", "ResNet-20"), ("vgg", "VGG-11-BN for CIFAR, half width")):
         tinycnn.manual_seed(0)
         parallel_step, close = data_parallel_step(name, args.batch)
-        steps = [tinycnn_step(name, args.batch), parallel_step] + ([torch_step(torch, name, args.batch)] if torch else [])
+        synced_step, close_synced = data_parallel_step(name, args.batch, sync_batch_norm=True)
+        steps = [tinycnn_step(name, args.batch), parallel_step, synced_step]
+        steps += [torch_step(torch, name, args.batch)] if torch else []
         times = [t * 1e3 for t in median_times(steps, args.repeats)] + [float("nan")] * (torch is None)
         close()
-        step_ms[name] = times[0]
-        rows.append(f"| {label}: time | {times[0]:.0f} ms | {times[2]:.0f} ms | {times[0] / times[2]:.2f}x |")
-        print(rows[-1], flush=True)
-        rows.append(f"| {label}: time, 2 processes (batch norm per half) | {times[1]:.0f} ms | {times[2]:.0f} ms | "
-                    f"{times[1] / times[2]:.2f}x |")
-        print(rows[-1], flush=True)
+        close_synced()
+        ours, per_half, synced, theirs = times
+        step_ms[name] = ours
+        for what, ms in (("time", ours), ("time, 2 processes (batch norm per half)", per_half),
+                         ("time, 2 processes, batch norm synchronised (PyTorch's computation)", synced)):
+            rows.append(f"| {label}: {what} | {ms:.0f} ms | {theirs:.0f} ms | {ms / theirs:.2f}x |")
+            print(rows[-1], flush=True)
         if torch:
             mem = [peak_memory_mib("tinycnn", name, args.batch), peak_memory_mib("torch", name, args.batch)]
             rows.append(f"| {label}: peak memory of the steps | {mem[0]:.0f} MiB | {mem[1]:.0f} MiB | "
