@@ -21,7 +21,7 @@ Two things make this fast in NumPy without changing the math:
   Neighbouring rows and images share their padding (_grid_size), which keeps those extra positions few on
   large maps. On small ones (3x3) they are not few; there, and for convolutions that widen the channels,
   im2col's exact columns are used instead (_shift_pays).
-  The input gradient is the same computation run on dy with the shifts reversed and the kernel transposed (a
+  The input gradient is the same computation run on dy with the kernel transposed and rotated by 180 degrees (a
   "full" convolution), so the shift path never needs col2im's slice-adds; and that column matrix of dy, times
   the padded input, is the weight gradient too, so backward builds one column matrix rather than two.
 - The chunks are independent, so they run on both cores (tinycnn/parallel.py); backward runs its dW and dx
@@ -76,13 +76,19 @@ def _shift_pays(C_in, C_out, H, W, KH, KW, PH, PW, DH, DW):
     return grid <= (1 + MAX_GRID_WASTE) * valid and (C_out <= C_in or C_in * KH * KW <= 32)
 
 
-def _shift_columns(src, shifts, start, stop):
-    """Columns start..stop of the stride-1 column matrix: rows (k, c) = src[c, start + shift_k : stop + shift_k]."""
+def _shift_columns(src, start, stop, KH, KW, step_i, step_j):
+    """Columns start..stop of the stride-1 column matrix of src (C, length), rows (i, j, c):
+
+        col[(i, j, c), q] = src[c, start + q + i*step_i + j*step_j]     (shift_k = i*step_i + j*step_j)
+
+    The K row blocks are all views into the same rows of src, so the whole matrix is one strided view of src
+    (strides step_i, step_j, a row, a pixel), copied once: one NumPy call per chunk rather than K, which matters
+    when two threads take turns holding Python's lock between calls."""
     xp = get_array_module(src)
-    col = xp.empty((len(shifts), src.shape[0], stop - start), dtype=src.dtype)
-    for k, s in enumerate(shifts):
-        col[k] = src[:, start + s:stop + s]
-    return col.reshape(-1, stop - start)
+    C, m, item = src.shape[0], stop - start, src.itemsize
+    view = xp.lib.stride_tricks.as_strided(src[:, start:], shape=(KH, KW, C, m),
+                                           strides=(step_i * item, step_j * item, src.strides[0], item))
+    return xp.ascontiguousarray(view).reshape(KH * KW * C, m)
 
 
 def _chunk(total, floats_per_unit):
@@ -115,7 +121,7 @@ def conv2d_forward(x, W, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
         y_grid = xp.empty((C_out, L), dtype=xp.result_type(x, W))
 
         def forward_chunk(s, e):                                                         # Y = W_mat @ col
-            col = _by_group(_shift_columns(src, shifts, s, e), K, G)
+            col = _by_group(_shift_columns(src, s, e, KH, KW, DH * Wp, DW), K, G)
             xp.matmul(W_mat, col, out=y_grid[:, s:e].reshape(G, C_out // G, e - s))
         parallel.run([partial(forward_chunk, s, e) for s, e in _chunks(L, _chunk(L, K * C_in))], xp)
         y = xp.ascontiguousarray(y_grid.reshape(C_out, N, Hp, Wp)[:, :, :OH, :OW])
@@ -153,23 +159,24 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
         dy_grid = dy_ext[:, front:]
         dy_grid.reshape(C_out, N, Hp, Wp)[:, :, :OH, :OW] = dy_c
         # dx_pad[c, q] = sum_{k, o} W[o, c, k] * dY[o, q - shift_k]: a convolution of dY with the kernel
-        # transposed (c <-> o) and the shifts reversed.
+        # transposed (c <-> o) and rotated by 180 degrees. The rotation turns the shift front - shift_k, counted
+        # from the start of dy_ext, into shift_{K-1-k}: so dY's column matrix is built with the forward's own
+        # shifts, and its row block k meets tap K-1-k of the kernel (W_rot).
         W_mat = _weight_matrix(W, G)
-        W_t = W.reshape(G, C_out // G, Cg, K).transpose(0, 2, 3, 1).reshape(G, Cg, K * (C_out // G))
-        reversed_shifts = [front - s for s in shifts]
+        W_rot = W.reshape(G, C_out // G, Cg, K)[..., ::-1].transpose(0, 2, 3, 1).reshape(G, Cg, K * (C_out // G))
         dx_grid = xp.empty((C_in, L), dtype=dy.dtype) if need_dx else None
 
         def dW_chunk(s, e):                                              # dW.T = col @ dY.T (BLAS's faster order)
-            col = _by_group(_shift_columns(saved, shifts, s, e), K, G)
+            col = _by_group(_shift_columns(saved, s, e, KH, KW, DH * Wp, DW), K, G)
             return col @ dy_grid[:, s:e].reshape(G, C_out // G, e - s).transpose(0, 2, 1)
 
-        # The same column matrix of dY gives dW too: dW[o, c, k] = sum_q dY[o, q - shift_k] * x_pad[c, q], i.e.
-        # dW (rows (k, o)) = col(dY) @ x_pad.T, summed over q < L (x_pad is zero past L). One matrix, not two.
+        # The same column matrix of dY gives dW too: dW[o, c, K-1-k] = sum_q col(dY)[(k, o), q] * x_pad[c, q], i.e.
+        # dW (rows (k, o), taps rotated) = col(dY) @ x_pad.T, summed over q < L (x_pad is zero past L).
         x_grid = saved[:, :L].reshape(G, Cg, L)
 
-        def dx_chunk(s, e):                                        # dx = W_t @ col(dY);  dW = col(dY) @ x_pad.T
-            col = _by_group(_shift_columns(dy_ext, reversed_shifts, s, e), K, G)
-            xp.matmul(W_t, col, out=dx_grid[:, s:e].reshape(G, Cg, e - s))
+        def dx_chunk(s, e):                                      # dx = W_rot @ col(dY);  dW = col(dY) @ x_pad.T
+            col = _by_group(_shift_columns(dy_ext, s, e, KH, KW, DH * Wp, DW), K, G)
+            xp.matmul(W_rot, col, out=dx_grid[:, s:e].reshape(G, Cg, e - s))
             return col @ x_grid[:, :, s:e].transpose(0, 2, 1) if need_dW else None
 
         # With far fewer input than output channels (an RGB image into the first conv) the column matrix of dY
@@ -187,7 +194,8 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
         tasks += [partial(dcol_chunk if scatter else dx_chunk, s, e) for s, e in dx_spans]
         parts = parallel.run(tasks, xp)
         if need_dW and shared:                                           # rows (k, o) -> (o, (k, c))
-            dW_mat = sum(parts).reshape(G, K, C_out // G, Cg).transpose(0, 2, 1, 3).reshape(G, C_out // G, K * Cg)
+            dW_rot = sum(parts).reshape(G, K, C_out // G, Cg)
+            dW_mat = dW_rot[:, ::-1].transpose(0, 2, 1, 3).reshape(G, C_out // G, K * Cg)
         elif need_dW:
             dW_mat = sum(parts[:len(dW_spans)]).transpose(0, 2, 1)
         if need_dx and scatter:
