@@ -55,15 +55,16 @@ def im2col(x_pad, KH, KW, OH, OW, SH=1, SW=1, DH=1, DW=1):
 
     x_pad: (C, N, Hp, Wp) -> col: (KH*KW*C, N*OH*OW), where row (i, j, c) and column (n, oh, ow) hold
     ``x_pad[c, n, oh*SH + i*DH, ow*SW + j*DW]``: each column is one receptive field, so the convolution is
-    ``W_mat @ col``. Built with KH*KW strided slice copies, no per-pixel loop; runs on NumPy and CuPy alike.
+    ``W_mat @ col``. No per-pixel loop: the K row blocks ``x_pad[:, :, window(i*DH, SH, OH), window(j*DW, SW,
+    OW)]`` are all views into x_pad, together one strided view (a step of DH rows for i, DW pixels for j), copied
+    once; runs on NumPy and CuPy alike.
     """
     xp = get_array_module(x_pad)
     C, N = x_pad.shape[:2]
-    col = xp.empty((KH, KW, C, N, OH, OW), dtype=x_pad.dtype)
-    for i in range(KH):
-        for j in range(KW):
-            col[i, j] = x_pad[:, :, window(i * DH, SH, OH), window(j * DW, SW, OW)]
-    return col.reshape(KH * KW * C, N * OH * OW)
+    sC, sN, sH, sW = x_pad.strides
+    windows = xp.lib.stride_tricks.as_strided(x_pad, shape=(KH, KW, C, N, OH, OW),
+                                              strides=(DH * sH, DW * sW, sC, sN, SH * sH, SW * sW))
+    return xp.ascontiguousarray(windows).reshape(KH * KW * C, N * OH * OW)
 
 
 def col2im(col, x_pad_shape, KH, KW, OH, OW, SH=1, SW=1, DH=1, DW=1, out=None):
