@@ -154,7 +154,8 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
     if kind == "shift":
         Hp, Wp = _grid_size(H, KH, PH, DH), _grid_size(Wd, KW, PW, DW)
         L, front = N * Hp * Wp, shifts[-1]
-        # dY on the padded grid, zero where no output was computed, after a zero margin for the reversed shifts
+        # dY on the padded grid, zero where no output was computed, after a zero margin of `front` columns: the
+        # rotated kernel below reads up to that far behind each position
         dy_ext = xp.zeros((C_out, front + L), dtype=dy.dtype)
         dy_grid = dy_ext[:, front:]
         dy_grid.reshape(C_out, N, Hp, Wp)[:, :, :OH, :OW] = dy_c
@@ -193,7 +194,7 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
         tasks = [partial(dW_chunk, s, e) for s, e in dW_spans]
         tasks += [partial(dcol_chunk if scatter else dx_chunk, s, e) for s, e in dx_spans]
         parts = parallel.run(tasks, xp)
-        if need_dW and shared:                                           # rows (k, o) -> (o, (k, c))
+        if need_dW and shared:                                  # rows (K-1-k, o) -> (o, (k, c))
             dW_rot = sum(parts).reshape(G, K, C_out // G, Cg)
             dW_mat = dW_rot[:, ::-1].transpose(0, 2, 1, 3).reshape(G, C_out // G, K * Cg)
         elif need_dW:
