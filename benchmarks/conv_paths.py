@@ -2,7 +2,7 @@
 column copies on the padded grid, dx as a "full" convolution) and im2col's (exact columns image by image, dx by
 col2im). tinycnn.functional.conv._shift_pays picks one by shape; this measures both for the shapes of the
 make-train network (fastnet (64, 128, 256)) and of ResNet-20, then a whole one-core training step of each model
-with the rule against the shift path everywhere (the rule before the eleventh session), steps interleaved.
+with the rule against the shift path everywhere (the rule before the eleventh session), steps taken in turns.
 
     python benchmarks/conv_paths.py [--batch 32] [--repeats 12]
 

@@ -72,7 +72,7 @@ def main():
     p.add_argument("--repeats", type=int, default=21)
     args = p.parse_args()
     torch = import_torch()
-    print(f"ms, medians of {args.repeats} interleaved repeats after warm-up")
+    print(f"ms, medians of {args.repeats} repeats after warm-up, taken in turns")
     print("| conv (N, C_in->C_out, HxW) | max rel. error | tinycnn (shift) | Winograd | its 16 products alone | PyTorch |")
     print("|---|---:|---:|---:|---:|---:|")
     for N, C_in, C_out, H in [(128, 16, 16, 32), (128, 32, 32, 16), (128, 64, 64, 8), (64, 24, 32, 31),
