@@ -108,3 +108,19 @@ def test_elementwise_blocks_cover_the_whole_array_in_any_layout():
               rng.standard_normal((600, 400))[:, ::2]):                      # contiguous, permuted, strided
         out = parallel.elementwise(lambda o, a: np.multiply(a, 2, out=o), np.empty_like(x), x)
         np.testing.assert_array_equal(out, 2 * x)
+
+
+def test_copy_in_blocks_fills_every_element_of_a_strided_destination(monkeypatch):
+    """parallel.copy, as the convolutions pad and crop with it: into and out of the interior of a padded grid,
+    split into several blocks (a small block budget), nothing outside the interior touched."""
+    monkeypatch.setattr(parallel, "BLOCK", 1 << 10)
+    monkeypatch.setattr(parallel, "LEAST", 1 << 6)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 3, 10, 12))
+    grid = np.full((6, 3, 12, 14), -7.0)
+    assert len(parallel.spans(6, x[0].size)) > 2                      # the copy really is split
+    parallel.copy(grid[:, :, 1:11, 1:13], x)
+    np.testing.assert_array_equal(grid[:, :, 1:11, 1:13], x)
+    assert (grid[:, :, 0] == -7).all() and (grid[:, :, 11] == -7).all() and (grid[..., 0] == -7).all()
+    crop = parallel.copy(np.empty_like(x), grid[:, :, 1:11, 1:13])
+    np.testing.assert_array_equal(crop, x)

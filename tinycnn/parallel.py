@@ -136,6 +136,21 @@ def spans(total, floats_per_unit, budget=BLOCK, xp=np):
     return [(start, min(start + size, total)) for start in range(0, total, size)]
 
 
+def copy(dst, src):
+    """dst[...] = src, in blocks along the first axis on the cores: each block is one large copy, so the two threads
+    do not queue for Python's lock between many small ones (RESULTS.md, "Twentieth session"). For the pads and
+    crops around a convolution, which NumPy would otherwise copy on one core. Returns dst."""
+    if not isinstance(dst, np.ndarray) or dst.ndim == 0:
+        dst[...] = src
+        return dst
+    run([partial(_copy_block, dst, src, start, stop) for start, stop in spans(dst.shape[0], dst[0].size)])
+    return dst
+
+
+def _copy_block(dst, src, start, stop):
+    dst[start:stop] = src[start:stop]
+
+
 def _memory_view(a):
     """a's elements as a 1-D view in the order they lie in memory, or None where a is not one dense block."""
     order = sorted(range(a.ndim), key=lambda axis: a.strides[axis], reverse=True)

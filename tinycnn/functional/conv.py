@@ -117,14 +117,15 @@ def conv2d_forward(x, W, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
         shifts = [i * DH * Wp + j * DW for i in range(KH) for j in range(KW)]
         L = N * Hp * Wp
         src = xp.zeros((C_in, L + shifts[-1]), dtype=x.dtype)      # padded rows, plus room for the last shift
-        src[:, :L].reshape(C_in, N, Hp, Wp)[:, :, PH:PH + H, PW:PW + Wd] = x_c
+        parallel.copy(src[:, :L].reshape(C_in, N, Hp, Wp)[:, :, PH:PH + H, PW:PW + Wd], x_c)
         y_grid = xp.empty((C_out, L), dtype=xp.result_type(x, W))
 
         def forward_chunk(s, e):                                                         # Y = W_mat @ col
             col = _by_group(_shift_columns(src, s, e, KH, KW, DH * Wp, DW), K, G)
             xp.matmul(W_mat, col, out=y_grid[:, s:e].reshape(G, C_out // G, e - s))
         parallel.run([partial(forward_chunk, s, e) for s, e in _chunks(L, _chunk(L, K * C_in))], xp)
-        y = xp.ascontiguousarray(y_grid.reshape(C_out, N, Hp, Wp)[:, :, :OH, :OW])
+        y = xp.empty((C_out, N, OH, OW), dtype=y_grid.dtype)
+        parallel.copy(y, y_grid.reshape(C_out, N, Hp, Wp)[:, :, :OH, :OW])                  # crop, on the cores
         cache = ("shift", src, shifts)
     else:
         x_pad = pad2d(x_c, PH, PW)                                   # (C_in, N, Hp, Wp)
@@ -158,7 +159,7 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
         # rotated kernel below reads up to that far behind each position
         dy_ext = xp.zeros((C_out, front + L), dtype=dy.dtype)
         dy_grid = dy_ext[:, front:]
-        dy_grid.reshape(C_out, N, Hp, Wp)[:, :, :OH, :OW] = dy_c
+        parallel.copy(dy_grid.reshape(C_out, N, Hp, Wp)[:, :, :OH, :OW], dy_c)
         # dx_pad[c, q] = sum_{k, o} W[o, c, k] * dY[o, q - shift_k]: a convolution of dY with the kernel
         # transposed (c <-> o) and rotated by 180 degrees. The rotation turns the shift front - shift_k, counted
         # from the start of dy_ext, into shift_{K-1-k}: so dY's column matrix is built with the forward's own
@@ -206,7 +207,8 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
                 dx_ext[:, shift:shift + L] += dcol[k]
             dx_grid = dx_ext[:, :L]
         if need_dx:
-            dx = xp.ascontiguousarray(dx_grid.reshape(C_in, N, Hp, Wp)[:, :, PH:PH + H, PW:PW + Wd])
+            dx = xp.empty((C_in, N, H, Wd), dtype=dy.dtype)
+            parallel.copy(dx, dx_grid.reshape(C_in, N, Hp, Wp)[:, :, PH:PH + H, PW:PW + Wd])
     else:
         x_pad = saved
         dx_pad = xp.zeros(x_pad.shape, dtype=dy.dtype) if need_dx else None
@@ -226,7 +228,7 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
         if need_dW:
             dW_mat = sum(parts).transpose(0, 2, 1)
         if need_dx:
-            dx = xp.ascontiguousarray(dx_pad[:, :, PH:PH + H, PW:PW + Wd])
+            dx = parallel.copy(xp.empty((C_in, N, H, Wd), dtype=dy.dtype), dx_pad[:, :, PH:PH + H, PW:PW + Wd])
     dW = None
     if need_dW:
         dW = dW_mat.reshape(G, C_out // G, K, Cg).transpose(0, 1, 3, 2).reshape(W.shape)
