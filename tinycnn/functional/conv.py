@@ -228,7 +228,8 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
         if need_dW:
             dW_mat = sum(parts).transpose(0, 2, 1)
         if need_dx:
-            dx = parallel.copy(xp.empty((C_in, N, H, Wd), dtype=dy.dtype), dx_pad[:, :, PH:PH + H, PW:PW + Wd])
+            dx = xp.empty((C_in, N, H, Wd), dtype=dy.dtype)
+            parallel.copy(dx, dx_pad[:, :, PH:PH + H, PW:PW + Wd])
     dW = None
     if need_dW:
         dW = dW_mat.reshape(G, C_out // G, K, Cg).transpose(0, 1, 3, 2).reshape(W.shape)
