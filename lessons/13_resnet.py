@@ -30,13 +30,29 @@ depth = 56
 rng = np.random.default_rng(0)
 x = rng.standard_normal((8, 3, 32, 32)).astype(np.float32)
 y = rng.integers(0, 10, 8)
+class AddReLU(nn.Module):
+    """What a block's last layer, nn.BatchNormAddReLU2d, computes without the batch norm: relu(x + shortcut)."""
+
+    def forward(self, x, shortcut=None):
+        y = np.maximum(x if shortcut is None else x + shortcut, 0)
+        self._cache = (y, shortcut is not None)
+        return y
+
+    def backward(self, dy):
+        y, has_shortcut = self._pop_cache()
+        dsum = dy * (y > 0)                             # the gradient of x + shortcut, which both receive
+        return dsum, (dsum if has_shortcut else None)
+
+
 def without_batch_norm(net):
-    """Swap every BatchNorm2d for Identity (a fused BatchNormReLU2d for its ReLU) and give every conv PyTorch's
-    default initialisation (which shrinks the signal at each ReLU layer): the setting in which deep plain nets
-    lose their gradients."""
+    """Swap every BatchNorm2d for Identity (a fused BatchNormReLU2d for its ReLU, a block's BatchNormAddReLU2d for
+    AddReLU) and give every conv PyTorch's default initialisation (which shrinks the signal at each ReLU layer):
+    the setting in which deep plain nets lose their gradients."""
     for module in net.modules():
         for name, child in list(vars(module).items()):
-            if isinstance(child, nn.BatchNormReLU2d):
+            if isinstance(child, nn.BatchNormAddReLU2d):
+                setattr(module, name, AddReLU())
+            elif isinstance(child, nn.BatchNormReLU2d):
                 setattr(module, name, nn.ReLU())
             elif isinstance(child, nn.BatchNorm2d):
                 setattr(module, name, nn.Identity())

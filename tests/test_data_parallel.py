@@ -9,6 +9,7 @@ import pytest
 import tinycnn
 from tinycnn import nn, optim
 from tinycnn.data_parallel import DataParallel, slice_gradients, slices
+from tinycnn.models.resnet import BasicBlock
 
 
 def rowwise_net():
@@ -23,10 +24,11 @@ def batch(n, seed=0):
 
 
 def batch_norm_net():
-    """Every kind of batch norm layer, before and after the flatten; float64 for tight comparisons."""
-    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 5, 3),
-                         nn.BatchNormReLU2d(5), nn.Conv2d(5, 5, 1), nn.BatchNormGELU2d(5), nn.Flatten(), nn.Linear(5 * 6 * 6, 7), nn.BatchNorm1d(7),
-                         nn.Linear(7, 10)).double()
+    """Every kind of batch norm layer, before and after the flatten (a residual block's BatchNormAddReLU2d among
+    them); float64 for tight comparisons."""
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), BasicBlock(4, 4),
+                         nn.Conv2d(4, 5, 3), nn.BatchNormReLU2d(5), nn.Conv2d(5, 5, 1), nn.BatchNormGELU2d(5),
+                         nn.Flatten(), nn.Linear(5 * 6 * 6, 7), nn.BatchNorm1d(7), nn.Linear(7, 10)).double()
 
 
 def norms(model):

@@ -76,6 +76,12 @@ def test_backward_with_wrong_gradient_shape(xp):
         conv.backward(xp.ones((1, 2, 5, 5), dtype=xp.float32))
 
 
+def test_batch_norm_add_relu_shortcut_shape_mismatch(xp):
+    with pytest.raises(ValueError, match=r"BatchNormAddReLU2d\(4.*shortcut must have the input's shape \(1, 4, 3, 3\), "
+                                         r"got \(1, 4, 6, 6\)"):
+        nn.BatchNormAddReLU2d(4)(xp.ones((1, 4, 3, 3), dtype=xp.float32), xp.ones((1, 4, 6, 6), dtype=xp.float32))
+
+
 def test_residual_shape_mismatch(xp):
     block = nn.Residual(nn.Conv2d(2, 4, 3, padding=1))
     with pytest.raises(ValueError, match=r"Residual: body gives \(1, 4, 3, 3\) but the shortcut gives \(1, 2, 3, 3\)"):

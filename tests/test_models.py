@@ -36,8 +36,8 @@ def test_resnet20_size():
 def test_resnet50_trunk_ends_in_2048x7x7_and_summary_totals():
     s = summary(models.resnet50(), (3, 224, 224), batch_size=8)
     shapes = {row[0]: row[2] for row in s.rows}
-    assert shapes["layer4.2.relu2"] == (2048, 7, 7)
-    assert int(np.prod(shapes["layer4.2.relu2"])) == 100_352
+    assert shapes["layer4.2.bn3"] == (2048, 7, 7)
+    assert int(np.prod(shapes["layer4.2.bn3"])) == 100_352
     assert s.total_params == 25_557_032
     assert sum(row[3] for row in s.rows) == s.total_params
     assert 4.0e9 < s.total_macs < 4.2e9                 # the published 4.1 G multiply-accumulates
@@ -207,13 +207,14 @@ def test_lenet_variants():
 @pytest.mark.parametrize("block, shape", [
     (lambda: BasicBlock(3, 4, stride=2), (2, 3, 5, 5)),
     (lambda: BasicBlock(3, 3), (2, 3, 4, 4)),
+    (lambda: BasicBlock(3, 3, plain=True), (2, 3, 4, 4)),
     (lambda: Bottleneck(4, 2, stride=2), (2, 4, 5, 5)),
     (lambda: PreActBlock(3, 4, stride=2), (2, 3, 5, 5)),
     (lambda: PreActBlock(3, 3), (2, 3, 4, 4)),
     (lambda: Inception(3, 2, 2, 3, 1, 2, 2), (2, 3, 4, 4)),
     (lambda: DenseLayer(3, 2, bn_size=2), (2, 3, 4, 4)),
     (lambda: dense_block(2, 3, 2, 2), (2, 3, 3, 3)),
-], ids=["basic projection", "basic identity", "bottleneck", "preact projection", "preact identity", "inception",
+], ids=["basic projection", "basic identity", "basic plain", "bottleneck", "preact projection", "preact identity", "inception",
         "dense layer", "dense block"])
 def test_block_gradients(xp, rng, block, shape):
     report = gradcheck(block(), xp.asarray(rng.standard_normal(shape)))

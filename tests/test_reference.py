@@ -169,7 +169,8 @@ def test_batch_norm_and_relu_in_blocks_equal_the_reference(xp, channels_major):
     to = xp.asarray
     y, cache = F.batch_norm_forward(to(x), to(gamma), to(beta), to(np.zeros(C)), to(np.ones(C)), training=True)
     np.testing.assert_allclose(to_numpy(y), naive.batch_norm_forward(x, gamma, beta), rtol=1e-10, atol=1e-10)
-    dx, dgamma, dbeta = F.batch_norm_backward(to(dy), cache)
+    dx, dgamma, dbeta, dresidual = F.batch_norm_backward(to(dy), cache)
+    assert dresidual is None
     for got, want in zip((dx, dgamma, dbeta), naive.batch_norm_backward(dy, x, gamma)):
         np.testing.assert_allclose(to_numpy(got), want, rtol=1e-9, atol=1e-9)
     r, _ = F.relu_forward(to(x))
@@ -191,6 +192,54 @@ def test_fused_batch_norm_activation_equals_batch_norm_then_activation(xp, fused
         separate.train(training), fused.train(training)
         np.testing.assert_allclose(to_numpy(fused(x)), to_numpy(separate(x)), rtol=1e-6, atol=1e-6)
         np.testing.assert_allclose(to_numpy(fused.backward(dy)), to_numpy(separate.backward(dy)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("activation", [None, "relu", "gelu"])
+@pytest.mark.parametrize("training", [True, False], ids=["training", "eval"])
+def test_batch_norm_with_a_residual_equals_batch_norm_then_add_then_activation(xp, activation, training):
+    # z = bn(x) + r, y = f(z): the fused pass against the three steps one after another, forward and backward
+    rng = np.random.default_rng(5)
+    N, C, H, W = 16, 24, 16, 16                                     # large enough to run in blocks on the cores
+    x, r, dy = (xp.asarray(rng.standard_normal((N, C, H, W)) * 2 + 1) for _ in range(3))
+    gamma, beta = xp.asarray(rng.standard_normal(C)), xp.asarray(rng.standard_normal(C))
+    stats = xp.asarray(rng.random(C)), xp.asarray(rng.random(C) + 0.5)
+    fused, cache = F.batch_norm_forward(x, gamma, beta, *(s.copy() for s in stats), training, activation=activation,
+                                        residual=r)
+    bn, bn_cache = F.batch_norm_forward(x, gamma, beta, *(s.copy() for s in stats), training)
+    forward, backward = {None: (lambda z: (z, None), lambda d, c: d),
+                         "relu": (F.relu_forward, F.relu_backward),
+                         "gelu": (F.gelu_tanh_forward, F.gelu_tanh_backward)}[activation]
+    y, act_cache = forward(bn + r)
+    np.testing.assert_allclose(to_numpy(fused), to_numpy(y), rtol=1e-12, atol=1e-12)
+    dz = backward(dy, act_cache)                                    # the gradient of bn(x) + r, which r receives
+    want = F.batch_norm_backward(dz, bn_cache)[:3] + (dz,)
+    for got, expected in zip(F.batch_norm_backward(dy, cache), want):
+        np.testing.assert_allclose(to_numpy(got), to_numpy(expected), rtol=1e-10, atol=1e-12)
+
+
+def test_batch_norm_add_relu_layer_equals_batch_norm_add_relu(xp):
+    rng = np.random.default_rng(6)
+    x, shortcut, dy = (xp.asarray(rng.standard_normal((8, 12, 10, 10)).astype(np.float32)) for _ in range(3))
+    bn, relu, fused = nn.BatchNorm2d(12), nn.ReLU(), nn.BatchNormAddReLU2d(12)
+    bn.weight.data[...] = xp.asarray(rng.standard_normal(12).astype(np.float32))
+    bn.bias.data[...] = xp.asarray(rng.standard_normal(12).astype(np.float32))
+    fused.load_state_dict(bn.state_dict())                           # the same parameters and buffers
+    for training in (True, False):
+        bn.train(training), fused.train(training)
+        bn.zero_grad(), fused.zero_grad()
+        np.testing.assert_allclose(to_numpy(fused(x, shortcut)), to_numpy(relu(bn(x) + shortcut)), rtol=1e-6,
+                                   atol=1e-6)
+        dx, dshortcut = fused.backward(dy)
+        dsum = relu.backward(dy)
+        np.testing.assert_allclose(to_numpy(dshortcut), to_numpy(dsum), rtol=0, atol=0)
+        np.testing.assert_allclose(to_numpy(dx), to_numpy(bn.backward(dsum)), rtol=1e-5, atol=1e-6)
+        for p, q in zip(fused.parameters(), bn.parameters()):
+            np.testing.assert_allclose(to_numpy(p.grad), to_numpy(q.grad), rtol=1e-5, atol=1e-5)
+        for name, value in bn.state_dict().items():
+            np.testing.assert_allclose(to_numpy(fused.state_dict()[name]), to_numpy(value), rtol=1e-6, err_msg=name)
+    plain = fused(x)                                                 # no shortcut: BatchNormReLU2d
+    np.testing.assert_allclose(to_numpy(plain), to_numpy(relu(bn(x))), rtol=1e-6, atol=1e-6)
+    assert fused.backward(dy)[1] is None
 
 
 def test_batch_norm_names_an_unknown_fused_activation():

@@ -52,19 +52,21 @@ def whole_batch_stats(all_gather, m, mean, var):
 
 
 def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5,
-                       activation=None, all_gather=None):
+                       activation=None, all_gather=None, residual=None):
     """Returns (y, cache); in training, updates running_mean and running_var in place. With activation "relu"
     or "gelu" (GELU's tanh form) the activation that usually follows is applied in the same pass over each
-    block of channels: y = f(z), z = gamma * xhat + beta. With all_gather (used in training only) the
-    statistics are the whole batch's, over every process's rows."""
+    block of channels: y = f(z), z = gamma * xhat + beta. With a residual (an array shaped like x: a residual
+    block's shortcut) it is added in that pass too, before the activation: z = gamma * xhat + beta + residual.
+    With all_gather (used in training only) the statistics are the whole batch's, over every process's rows."""
     if activation not in (None, "relu", "gelu"):
         raise ValueError(f"batch_norm_forward: activation must be None, 'relu' or 'gelu', got {activation!r}")
     xp = get_array_module(x)
     x2 = channel_rows(x)                                             # (C, m)
     C, m = x2.shape
     dtype = x2.dtype
+    r2 = None if residual is None else channel_rows(residual)        # (C, m)
     xhat = xp.empty_like(x2)
-    y = xhat if gamma is None and activation is None else xp.empty_like(x2)
+    y = xhat if gamma is None and activation is None and residual is None else xp.empty_like(x2)
     slope = xp.empty_like(x2) if activation == "gelu" else None     # GELU's dy/dz, kept for backward
     if training:
         mean, var, inv_std = (xp.empty(C, dtype=dtype) for _ in range(3))
@@ -87,10 +89,14 @@ def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, mome
         if training:
             inv_std[rows] = 1.0 / xp.sqrt(var[rows] + eps)
         xhat[rows] *= inv_std[rows, None]                                        # xhat = (x - mean) / sqrt(var + eps)
+        z = xhat[rows]
         if gamma is not None:
-            xp.multiply(xhat[rows], gamma[rows, None], out=y[rows])               # y = gamma * xhat + beta
+            xp.multiply(xhat[rows], gamma[rows, None], out=y[rows])               # z = gamma * xhat + beta
             y[rows] += beta[rows, None]
-        z = xhat[rows] if gamma is None else y[rows]
+            z = y[rows]
+        if residual is not None:
+            xp.add(z, r2[rows], out=y[rows])                                                # z += residual
+            z = y[rows]
         if activation == "relu":
             xp.maximum(z, 0, out=y[rows])                                                   # y = max(y, 0)
         elif activation == "gelu":
@@ -117,11 +123,11 @@ def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, mome
         running_var += momentum * var * (count / (count - 1))
     kept = {None: None, "relu": y, "gelu": slope}[activation]          # what the activation's backward reads
     return from_channel_rows(y, x.shape), (xhat, gamma, inv_std, training, activation, kept, count,
-                                           all_gather if sync else None)
+                                           all_gather if sync else None, residual is not None)
 
 
 def batch_norm_backward(dy, cache):
-    """(dx, dgamma, dbeta).
+    """(dx, dgamma, dbeta, dresidual); dresidual is None when forward had no residual.
 
     dgamma = sum(dy * xhat), dbeta = sum(dy). In training the mean and variance depend on x too; with
     dxhat = gamma * dy the chain rule gives
@@ -130,26 +136,31 @@ def batch_norm_backward(dy, cache):
     In eval mode the statistics are constants: dx = gamma * inv_std * dy.
     After a fused activation f, dy first passes it: g = dy * f'(z), z = gamma * xhat + beta (for the ReLU: dy where
     y > 0, else 0; for GELU, times the slope that forward kept); g then takes dy's place.
+    A residual added to z gets z's gradient whole: dresidual = g (dy itself when there is no activation).
     Synchronised, dbeta and dgamma in dx are the sums over the whole batch and m its size; the dgamma and dbeta
     returned are this process's rows' shares, which the processes' gradients add up to.
     """
     xp = get_array_module(dy)
-    xhat, gamma, inv_std, training, activation, kept, count, all_gather = cache
+    xhat, gamma, inv_std, training, activation, kept, count, all_gather, has_residual = cache
     dy2 = channel_rows(dy)                                           # (C, m)
     C, m = dy2.shape
     dtype = xp.result_type(dy2, xhat)
     dx = xp.empty(dy2.shape, dtype=dtype)
+    g_dtype = dy2.dtype if activation != "gelu" else xp.result_type(dy2, kept)
+    dz = xp.empty(dy2.shape, dtype=g_dtype) if has_residual and activation is not None else None   # g, kept whole
     dgamma, dbeta = xp.empty(C, dtype=dtype), xp.empty(C, dtype=dtype)
     dgamma_all, dbeta_all = dgamma, dbeta                            # replaced by the whole batch's when synced
     scale = (inv_std if gamma is None else gamma * inv_std).astype(dtype)[:, None]
 
     def sums(rows):
-        if activation == "relu":                                          # g = dy * f'(z), through the activation
-            g = dy2[rows] * (kept[rows] > 0)
-        elif activation == "gelu":
-            g = dy2[rows] * kept[rows]
-        else:
+        if activation is None:
             g = dy2[rows]
+        else:
+            g = dz[rows] if dz is not None else xp.empty(dy2[rows].shape, dtype=g_dtype)
+        if activation == "relu":                                          # g = dy * f'(z), through the activation
+            xp.multiply(dy2[rows], kept[rows] > 0, out=g)
+        elif activation == "gelu":
+            xp.multiply(dy2[rows], kept[rows], out=g)
         dbeta[rows] = g.sum(axis=1)
         dgamma[rows] = xp.einsum("ij,ij->i", g, xhat[rows])
         return g
@@ -174,4 +185,5 @@ def batch_norm_backward(dy, cache):
         parallel.run([partial(input_gradient, rows, g) for rows, g in zip(blocks, gs)], xp)
     else:
         parallel.run([partial(gradient, rows) for rows in blocks], xp)
-    return from_channel_rows(dx, dy.shape), dgamma, dbeta
+    dresidual = None if not has_residual else dy if dz is None else from_channel_rows(dz, dy.shape)
+    return from_channel_rows(dx, dy.shape), dgamma, dbeta, dresidual

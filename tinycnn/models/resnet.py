@@ -4,7 +4,8 @@ pre-activation variant (He et al. 2016, "Identity Mappings in Deep Residual Netw
 A residual block computes y = relu(F(x) + shortcut(x)); its backward sums the two paths' gradients,
 dL/dx = dL/dF * dF/dx + dL/dshortcut, which for an identity shortcut is dL/dy (dF/dx + 1).
 Layer names follow torchvision (``layer1.0.conv1.weight``, ``layer2.0.downsample.0.weight``). Where batch norm
-is followed by a ReLU, the two are one fused layer, nn.BatchNormReLU2d (same parameters, one pass over the data).
+is followed by a ReLU, the two are one fused layer, nn.BatchNormReLU2d (same parameters, one pass over the data);
+a block's last batch norm, the add of the shortcut and the ReLU after it are one too, nn.BatchNormAddReLU2d.
 """
 from .. import nn
 from .common import Classifier, he_init
@@ -24,28 +25,28 @@ class BasicBlock(nn.Module):
         self.conv1 = nn.Conv2d(in_channels, channels, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNormReLU2d(channels)             # relu(bn1(.))
         self.conv2 = nn.Conv2d(channels, channels, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(channels)
-        self.relu2 = nn.ReLU()
+        self.bn2 = nn.BatchNormAddReLU2d(channels)          # relu(bn2(.) + shortcut)
         self.plain = plain
         needs_projection = stride != 1 or in_channels != channels * self.expansion
         self.downsample = _projection(in_channels, channels * self.expansion, stride) \
             if needs_projection and not plain else None
 
     def body(self):
+        """The layers of F, in order; the last one also adds the shortcut and applies the ReLU."""
         return [self.conv1, self.bn1, self.conv2, self.bn2]
 
     def forward(self, x):
+        *branch, last = self.body()
         out = x
-        for layer in self.body():
+        for layer in branch:
             out = layer(out)
-        if not self.plain:
-            out = out + (x if self.downsample is None else self.downsample(x))
-        return self.relu2(out)
+        shortcut = None if self.plain else x if self.downsample is None else self.downsample(x)
+        return last(out, shortcut)                         # relu(bn(out) + shortcut)
 
     def backward(self, dy):
-        dsum = self.relu2.backward(dy)                     # gradient of F(x) + shortcut(x)
-        dx = dsum
-        for layer in reversed(self.body()):
+        *branch, last = self.body()
+        dx, dsum = last.backward(dy)                       # dsum: the gradient of F(x) + shortcut(x)
+        for layer in reversed(branch):
             dx = layer.backward(dx)
         if not self.plain:                                 # the fork: both paths' gradients add up
             dx = dx + (dsum if self.downsample is None else self.downsample.backward(dsum))
@@ -63,8 +64,7 @@ class Bottleneck(BasicBlock):
         self.conv2 = nn.Conv2d(channels, channels, 3, stride, 1, bias=False)
         self.bn2 = nn.BatchNormReLU2d(channels)             # relu(bn2(.))
         self.conv3 = nn.Conv2d(channels, channels * 4, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(channels * 4)
-        self.relu2 = nn.ReLU()
+        self.bn3 = nn.BatchNormAddReLU2d(channels * 4)      # relu(bn3(.) + shortcut)
         self.plain = plain
         needs_projection = stride != 1 or in_channels != channels * 4
         self.downsample = _projection(in_channels, channels * 4, stride) if needs_projection and not plain else None

@@ -30,6 +30,12 @@ class _BatchNorm(Module):
         self.num_batches_tracked = backend.xp_of().zeros((), dtype="int64")  # a buffer, as in PyTorch
 
     def forward(self, x):
+        return self._normalize(x)
+
+    def backward(self, dy):
+        return self._gradients(dy)[0]
+
+    def _normalize(self, x, residual=None):
         check_input(self, x, self._ranks, self._expected.format(C=self.num_features))
         if x.shape[1] != self.num_features:
             raise ValueError(f"{self._short()}: expected input {self._expected.format(C=self.num_features)}, "
@@ -45,18 +51,19 @@ class _BatchNorm(Module):
         gamma = self.weight.data if self.affine else None
         beta = self.bias.data if self.affine else None
         y, cache = F.batch_norm_forward(x, gamma, beta, self.running_mean, self.running_var, self.training,
-                                        momentum, self.eps, self.activation, self.all_gather)
+                                        momentum, self.eps, self.activation, self.all_gather, residual)
         self._cache, self._shape = cache, x.shape
         return y
 
-    def backward(self, dy):
+    def _gradients(self, dy):
+        """(dx, dresidual)."""
         cache = self._pop_cache()
         check_grad(self, dy, self._shape)
-        dx, dgamma, dbeta = F.batch_norm_backward(dy, cache)
+        dx, dgamma, dbeta, dresidual = F.batch_norm_backward(dy, cache)
         if self.affine:
             self.weight.accumulate(dgamma)   # dgamma = sum(dy * xhat)
             self.bias.accumulate(dbeta)      # dbeta = sum(dy)
-        return dx
+        return dx, dresidual
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
@@ -87,3 +94,23 @@ class BatchNormGELU2d(BatchNorm2d):
     backward (in eval mode too, where a gradient check may still call backward). Its state dict is that of a
     BatchNorm2d with a GELU after it."""
     activation = "gelu"
+
+
+class BatchNormAddReLU2d(BatchNorm2d):
+    """The end of a residual block, fused: y = relu(bn(x) + shortcut). ``forward(x, shortcut)`` normalises x,
+    adds the shortcut and applies the ReLU in one pass over each block of channels, where the unfused layers
+    (BatchNorm2d, the add, ReLU) pass over the data three times; shortcut=None gives BatchNormReLU2d's relu(bn(x))
+    (a plain net's block). ``backward(dy)`` returns (dx, dshortcut): with g = dy where y > 0, else 0, the gradient
+    of the sum bn(x) + shortcut, dshortcut = g and dx is batch norm's backward of g (None for dshortcut when
+    there was no shortcut). cuDNN offers the same fusion (CUDNN_BATCHNORM_OPS_BN_ADD_ACTIVATION). Its state dict
+    is a BatchNorm2d's, so a block's is that of PyTorch's bn2 -> add -> relu."""
+    activation = "relu"
+
+    def forward(self, x, shortcut=None):
+        if shortcut is not None and tuple(shortcut.shape) != tuple(x.shape):
+            raise ValueError(f"{self._short()}: the shortcut must have the input's shape {tuple(x.shape)}, got "
+                             f"{tuple(shortcut.shape)}")
+        return self._normalize(x, shortcut)
+
+    def backward(self, dy):
+        return self._gradients(dy)
