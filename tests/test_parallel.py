@@ -124,3 +124,18 @@ def test_copy_in_blocks_fills_every_element_of_a_strided_destination(monkeypatch
     assert (grid[:, :, 0] == -7).all() and (grid[:, :, 11] == -7).all() and (grid[..., 0] == -7).all()
     crop = parallel.copy(np.empty_like(x), grid[:, :, 1:11, 1:13])
     np.testing.assert_array_equal(crop, x)
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_even_spans_give_each_worker_as_many_spans_of_one_size(monkeypatch, workers):
+    monkeypatch.setattr(parallel, "workers", workers)
+    for total in range(1, 200):
+        for size in range(1, total + 1, 3):
+            spans = parallel.even_spans(total, size)
+            lengths = [stop - start for start, stop in spans]
+            assert spans[0][0] == 0 and spans[-1][1] == total
+            assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))         # in order, no gap, no overlap
+            assert max(lengths) <= size and max(lengths) - min(lengths) <= 1 and min(lengths) > 0
+            assert len(spans) % workers == 0 or len(spans) == total             # as many for each worker
+    if workers == 2:
+        assert parallel.even_spans(128, 28) == [(0, 21), (21, 42), (42, 64), (64, 85), (85, 106), (106, 128)]

@@ -136,6 +136,15 @@ def spans(total, floats_per_unit, budget=BLOCK, xp=np):
     return [(start, min(start + size, total)) for start in range(0, total, size)]
 
 
+def even_spans(total, size):
+    """Cut range(total) into (start, stop) spans of at most `size` units, as many for each worker (where there
+    are enough units) and of sizes that differ by one at most, so that the cores finish together: five spans on
+    two cores would leave one core idle while the other does the fifth."""
+    count = -(-total // size)
+    count = min(total, -(-count // workers) * workers)
+    return [(total * i // count, total * (i + 1) // count) for i in range(count)]
+
+
 def copy(dst, src):
     """dst[...] = src, in blocks along the first axis on the cores: each block is one large copy, so the two threads
     do not queue for Python's lock between many small ones (RESULTS.md, "Twentieth session"). For the pads and

@@ -91,15 +91,10 @@ def _shift_columns(src, start, stop, KH, KW, step_i, step_j):
     return xp.ascontiguousarray(view).reshape(KH * KW * C, m)
 
 
-def _chunk(total, floats_per_unit):
-    """How many columns (or images) a chunk holds: about CHUNK floats of column matrix, and at least two chunks
-    per worker thread so that the cores share the work evenly."""
-    return max(1, min(CHUNK // floats_per_unit, -(-total // (2 * parallel.workers))))
-
-
-def _chunks(total, size):
-    for start in range(0, total, size):
-        yield start, min(start + size, total)
+def _chunks(total, floats_per_unit):
+    """The (start, stop) chunks of range(total) columns (or images): at most about CHUNK floats of column matrix
+    each, at least two per worker thread, and as many for each worker, of one size (parallel.even_spans)."""
+    return parallel.even_spans(total, max(1, min(CHUNK // floats_per_unit, -(-total // (2 * parallel.workers)))))
 
 
 def conv2d_forward(x, W, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
@@ -123,7 +118,7 @@ def conv2d_forward(x, W, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
         def forward_chunk(s, e):                                                         # Y = W_mat @ col
             col = _by_group(_shift_columns(src, s, e, KH, KW, DH * Wp, DW), K, G)
             xp.matmul(W_mat, col, out=y_grid[:, s:e].reshape(G, C_out // G, e - s))
-        parallel.run([partial(forward_chunk, s, e) for s, e in _chunks(L, _chunk(L, K * C_in))], xp)
+        parallel.run([partial(forward_chunk, s, e) for s, e in _chunks(L, K * C_in)], xp)
         y = xp.empty((C_out, N, OH, OW), dtype=y_grid.dtype)
         parallel.copy(y, y_grid.reshape(C_out, N, Hp, Wp)[:, :, :OH, :OW])                  # crop, on the cores
         cache = ("shift", src, shifts)
@@ -134,7 +129,7 @@ def conv2d_forward(x, W, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
         def forward_images(n0, n1):                                                      # Y = W_mat @ col
             col = _by_group(im2col(x_pad[:, n0:n1], KH, KW, OH, OW, SH, SW, DH, DW), K, G)
             y[:, n0:n1] = (W_mat @ col).reshape(C_out, n1 - n0, OH, OW)
-        parallel.run([partial(forward_images, n0, n1) for n0, n1 in _chunks(N, _chunk(N, K * C_in * OH * OW))], xp)
+        parallel.run([partial(forward_images, n0, n1) for n0, n1 in _chunks(N, K * C_in * OH * OW)], xp)
         cache = ("im2col", x_pad, None)
     if b is not None:
         y += b.reshape(-1, 1, 1, 1)
@@ -190,8 +185,8 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
             xp.matmul(W_mat.transpose(0, 2, 1), dy_grid[:, s:e].reshape(G, C_out // G, e - s), out=dcol[:, :, s:e])
 
         shared = need_dx and not scatter                                 # dx_chunk computes dW as well
-        dW_spans = list(_chunks(L, _chunk(L, K * C_in))) if need_dW and not shared else []
-        dx_spans = list(_chunks(L, _chunk(L, K * min(C_in, C_out) if scatter else K * C_out))) if need_dx else []
+        dW_spans = _chunks(L, K * C_in) if need_dW and not shared else []
+        dx_spans = _chunks(L, K * min(C_in, C_out) if scatter else K * C_out) if need_dx else []
         tasks = [partial(dW_chunk, s, e) for s, e in dW_spans]
         tasks += [partial(dcol_chunk if scatter else dx_chunk, s, e) for s, e in dx_spans]
         parts = parallel.run(tasks, xp)
@@ -223,7 +218,7 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
             if need_dW:
                 col = _by_group(im2col(x_pad[:, n0:n1], KH, KW, OH, OW, SH, SW, DH, DW), K, G)
                 return col @ dy_g.transpose(0, 2, 1)                            # dW.T = col @ dY.T
-        spans = _chunks(N, _chunk(N, K * max(C_in, C_out) * OH * OW))
+        spans = _chunks(N, K * max(C_in, C_out) * OH * OW)
         parts = parallel.run([partial(backward_images, n0, n1) for n0, n1 in spans], xp)
         if need_dW:
             dW_mat = sum(parts).transpose(0, 2, 1)
