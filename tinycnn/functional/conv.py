@@ -123,12 +123,15 @@ def conv2d_forward(x, W, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
         parallel.copy(y, y_grid.reshape(C_out, N, Hp, Wp)[:, :, :OH, :OW])                  # crop, on the cores
         cache = ("shift", src, shifts)
     else:
-        x_pad = pad2d(x_c, PH, PW)                                   # (C_in, N, Hp, Wp)
+        x_pad = x_c                                                  # (C_in, N, Hp, Wp)
+        if PH or PW:
+            x_pad = xp.zeros((C_in, N, H + 2 * PH, Wd + 2 * PW), dtype=x.dtype)
+            parallel.copy(x_pad[:, :, PH:PH + H, PW:PW + Wd], x_c)                          # pad, on the cores
         y = xp.empty((C_out, N, OH, OW), dtype=xp.result_type(x, W))
 
         def forward_images(n0, n1):                                                      # Y = W_mat @ col
             col = _by_group(im2col(x_pad[:, n0:n1], KH, KW, OH, OW, SH, SW, DH, DW), K, G)
-            y[:, n0:n1] = (W_mat @ col).reshape(C_out, n1 - n0, OH, OW)
+            xp.matmul(W_mat, col, out=y[:, n0:n1].reshape(G, C_out // G, -1))
         parallel.run([partial(forward_images, n0, n1) for n0, n1 in _chunks(N, K * C_in * OH * OW)], xp)
         cache = ("im2col", x_pad, None)
     if b is not None:
