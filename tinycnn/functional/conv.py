@@ -25,7 +25,7 @@ Two things make this fast in NumPy without changing the math:
   "full" convolution), so the shift path never needs col2im's slice-adds; and that column matrix of dy, times
   the padded input, is the weight gradient too, so backward builds one column matrix rather than two.
 - The chunks are independent, so they run on both cores (tinycnn/parallel.py); backward runs its dW and dx
-  chunks side by side. The shift path's pads and crops run on both cores too (parallel.copy).
+  chunks side by side. The pads and crops run on both cores too (parallel.copy).
 """
 from functools import partial
 
