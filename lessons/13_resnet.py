@@ -30,6 +30,8 @@ depth = 56
 rng = np.random.default_rng(0)
 x = rng.standard_normal((8, 3, 32, 32)).astype(np.float32)
 y = rng.integers(0, 10, 8)
+
+
 class AddReLU(nn.Module):
     """What a block's last layer, nn.BatchNormAddReLU2d, computes without the batch norm: relu(x + shortcut)."""
 

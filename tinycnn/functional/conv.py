@@ -31,7 +31,7 @@ from functools import partial
 
 from .. import parallel
 from ..backend import get_array_module
-from .im2col import col2im, conv_output_size, im2col, pad2d
+from .im2col import col2im, conv_output_size, im2col
 
 CHUNK = 1 << 19   # floats per column-matrix chunk (2 MiB in float32): small enough to stay in a core's cache
 MAX_GRID_WASTE = 0.5    # see _shift_pays; measured in benchmarks/RESULTS.md ("Eleventh session")
