@@ -1,6 +1,6 @@
 """Training speed against batch size: one step of the `make train` network (fastnet, widths 32/64/128) at several
-batch sizes, as milliseconds per image, the batch sizes taken in turns. A smaller batch gives more optimizer steps in
-the same epoch; this says what it costs in speed on this CPU.
+batch sizes, as milliseconds per image, the batch sizes taken in turns. A smaller batch gives more optimizer steps
+in the same epoch; this says what it costs in speed on this CPU.
 
     python benchmarks/batch.py [--batches 64,128,256] [--repeats 7]
 """

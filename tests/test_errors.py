@@ -77,8 +77,8 @@ def test_backward_with_wrong_gradient_shape(xp):
 
 
 def test_batch_norm_add_relu_shortcut_shape_mismatch(xp):
-    with pytest.raises(ValueError, match=r"BatchNormAddReLU2d\(4.*shortcut must have the input's shape \(1, 4, 3, 3\), "
-                                         r"got \(1, 4, 6, 6\)"):
+    with pytest.raises(ValueError, match=r"BatchNormAddReLU2d\(4.*shortcut must have the input's shape "
+                                         r"\(1, 4, 3, 3\), got \(1, 4, 6, 6\)"):
         nn.BatchNormAddReLU2d(4)(xp.ones((1, 4, 3, 3), dtype=xp.float32), xp.ones((1, 4, 6, 6), dtype=xp.float32))
 
 

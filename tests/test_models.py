@@ -214,8 +214,8 @@ def test_lenet_variants():
     (lambda: Inception(3, 2, 2, 3, 1, 2, 2), (2, 3, 4, 4)),
     (lambda: DenseLayer(3, 2, bn_size=2), (2, 3, 4, 4)),
     (lambda: dense_block(2, 3, 2, 2), (2, 3, 3, 3)),
-], ids=["basic projection", "basic identity", "basic plain", "bottleneck", "preact projection", "preact identity", "inception",
-        "dense layer", "dense block"])
+], ids=["basic projection", "basic identity", "basic plain", "bottleneck", "preact projection", "preact identity",
+        "inception", "dense layer", "dense block"])
 def test_block_gradients(xp, rng, block, shape):
     report = gradcheck(block(), xp.asarray(rng.standard_normal(shape)))
     assert report.ok, report
