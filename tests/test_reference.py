@@ -46,11 +46,16 @@ def test_conv_fast_equals_naive(xp, case):
     np.testing.assert_allclose(to_numpy(db), db_ref, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("pieces", [False, True], ids=["whole", "pieces"])
 @pytest.mark.parametrize("shift", [True, False], ids=["shift", "im2col"])
-def test_both_stride_one_conv_paths_equal_naive(xp, monkeypatch, shift):
-    """Stride-1 convolutions take the shift path or im2col's by shape (_shift_pays); each must be right on all."""
+def test_both_stride_one_conv_paths_equal_naive(xp, monkeypatch, shift, pieces):
+    """Stride-1 convolutions take the shift path or im2col's by shape (_shift_pays); each must be right on all.
+    With `pieces`, the products are cut into pieces of a few columns (_matmul), as ResNet-20's are."""
     from tinycnn.functional import conv
     monkeypatch.setattr(conv, "_shift_pays", lambda *shape: shift)
+    if pieces:
+        monkeypatch.setattr(conv, "SMALL_GEMM", 60)
+        monkeypatch.setattr(conv, "MIN_PIECE", 1)
     cases = [c for c in random_conv_cases(150, seed=4) if c["stride"] == (1, 1)]
     assert len(cases) >= 10
     for case in cases:
@@ -70,6 +75,22 @@ def test_both_stride_one_conv_paths_equal_naive(xp, monkeypatch, shift):
         assert no_dW is None and no_dx is None
         np.testing.assert_allclose(to_numpy(dx_only), dx_ref, rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(to_numpy(dW_only), dW_ref, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("columns", [300, 280, 64, 40])
+def test_matmul_in_pieces_equals_one_product(monkeypatch, columns):
+    """_matmul cuts W @ col into products of a few columns each, plus the columns left over; together they are
+    the one product, for every group (as float32, the dtype it is cut for)."""
+    from tinycnn.functional import conv
+    rng = np.random.default_rng(7)
+    G, M, K = 2, 3, 5
+    monkeypatch.setattr(conv, "SMALL_GEMM", M * K * 60)                # pieces of 60 columns
+    monkeypatch.setattr(conv, "MIN_PIECE", 50)
+    A = rng.standard_normal((G, M, K)).astype(np.float32)
+    B = rng.standard_normal((G, K, 2 * columns)).astype(np.float32)[..., ::2]  # a strided view, as _by_group's
+    out = np.full((G, M, columns), np.nan, dtype=np.float32)
+    assert conv._matmul(A, B, out) is out
+    np.testing.assert_allclose(out, A.astype(np.float64) @ B, rtol=1e-5, atol=1e-5)
 
 
 def test_shift_path_is_chosen_where_it_measured_faster():

@@ -29,12 +29,16 @@ Two things make this fast in NumPy without changing the math:
 """
 from functools import partial
 
+import numpy as np
+
 from .. import parallel
 from ..backend import get_array_module
 from .im2col import col2im, conv_output_size, im2col
 
 CHUNK = 1 << 19   # floats per column-matrix chunk (2 MiB in float32): small enough to stay in a core's cache
 MAX_GRID_WASTE = 0.5    # see _shift_pays; measured in benchmarks/RESULTS.md ("Eleventh session")
+SMALL_GEMM = 1_000_000  # see _matmul: the most multiply-adds OpenBLAS's unpacked "small matrix" kernels take
+MIN_PIECE = 64          # columns: _matmul cuts no narrower pieces than this
 
 
 def _weight_matrix(W, G):
@@ -91,6 +95,28 @@ def _shift_columns(src, start, stop, KH, KW, step_i, step_j):
     return xp.ascontiguousarray(view).reshape(KH * KW * C, m)
 
 
+def _matmul(A, B, out):
+    """out = A @ B for A (G, M, K), B (G, K, m), out (G, M, m): Y = W @ col for a chunk of columns, computed
+    as products of at most SMALL_GEMM multiply-adds, pieces of m. OpenBLAS multiplies a product that small
+    straight from its operands (its AVX-512 "small matrix" kernels), where a larger one is first copied into
+    OpenBLAS's packed layout; for a convolution's few rows (M = C_out) and long reduction (K = 9*C_in), the
+    pieces run 1.1-1.3x faster on one core (benchmarks/RESULTS.md, "Twenty-second session"). Where the pieces
+    would be narrower than MIN_PIECE columns, as one product."""
+    xp = get_array_module(B)
+    G, M, K = A.shape
+    m = B.shape[-1]
+    n = SMALL_GEMM // (M * K)                                      # columns per piece
+    if xp is not np or n < MIN_PIECE or n >= m:
+        return xp.matmul(A, B, out=out)
+    whole = m - m % n                                              # columns in whole pieces
+    pieces = (A[:, None], B[..., :whole].reshape(G, K, -1, n).transpose(0, 2, 1, 3),   # (G, m/n, K, n)
+              out[..., :whole].reshape(G, M, -1, n).transpose(0, 2, 1, 3))             # (G, m/n, M, n)
+    xp.matmul(*pieces[:2], out=pieces[2])
+    if whole < m:
+        xp.matmul(A, B[..., whole:], out=out[..., whole:])
+    return out
+
+
 def _chunks(total, floats_per_unit):
     """The (start, stop) chunks of range(total) columns (or images): at most about CHUNK floats of column matrix
     each, at least two per worker thread, and as many for each worker, of one size (parallel.even_spans)."""
@@ -117,7 +143,7 @@ def conv2d_forward(x, W, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
 
         def forward_chunk(s, e):                                                         # Y = W_mat @ col
             col = _by_group(_shift_columns(src, s, e, KH, KW, DH * Wp, DW), K, G)
-            xp.matmul(W_mat, col, out=y_grid[:, s:e].reshape(G, C_out // G, e - s))
+            _matmul(W_mat, col, y_grid[:, s:e].reshape(G, C_out // G, e - s))
         parallel.run([partial(forward_chunk, s, e) for s, e in _chunks(L, K * C_in)], xp)
         y = xp.empty((C_out, N, OH, OW), dtype=y_grid.dtype)
         parallel.copy(y, y_grid.reshape(C_out, N, Hp, Wp)[:, :, :OH, :OW])                  # crop, on the cores
@@ -131,7 +157,7 @@ def conv2d_forward(x, W, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
 
         def forward_images(n0, n1):                                                      # Y = W_mat @ col
             col = _by_group(im2col(x_pad[:, n0:n1], KH, KW, OH, OW, SH, SW, DH, DW), K, G)
-            xp.matmul(W_mat, col, out=y[:, n0:n1].reshape(G, C_out // G, -1))
+            _matmul(W_mat, col, y[:, n0:n1].reshape(G, C_out // G, -1))
         parallel.run([partial(forward_images, n0, n1) for n0, n1 in _chunks(N, K * C_in * OH * OW)], xp)
         cache = ("im2col", x_pad, None)
     if b is not None:
@@ -176,7 +202,7 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
 
         def dx_chunk(s, e):                                      # dx = W_rot @ col(dY);  dW = col(dY) @ x_pad.T
             col = _by_group(_shift_columns(dy_ext, s, e, KH, KW, DH * Wp, DW), K, G)
-            xp.matmul(W_rot, col, out=dx_grid[:, s:e].reshape(G, Cg, e - s))
+            _matmul(W_rot, col, dx_grid[:, s:e].reshape(G, Cg, e - s))
             return col @ x_grid[:, :, s:e].transpose(0, 2, 1) if need_dW else None
 
         # With far fewer input than output channels (an RGB image into the first conv) the column matrix of dY
@@ -185,7 +211,7 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
         dcol = xp.empty((G, K * Cg, L), dtype=dy.dtype) if need_dx and scatter else None
 
         def dcol_chunk(s, e):                                                            # dcol = W_mat.T @ dY
-            xp.matmul(W_mat.transpose(0, 2, 1), dy_grid[:, s:e].reshape(G, C_out // G, e - s), out=dcol[:, :, s:e])
+            _matmul(W_mat.transpose(0, 2, 1), dy_grid[:, s:e].reshape(G, C_out // G, e - s), dcol[:, :, s:e])
 
         shared = need_dx and not scatter                                 # dx_chunk computes dW as well
         dW_spans = _chunks(L, K * C_in) if need_dW and not shared else []
@@ -215,7 +241,9 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
         def backward_images(n0, n1):
             dy_g = xp.ascontiguousarray(dy_c[:, n0:n1]).reshape(G, C_out // G, -1)
             if need_dx:
-                dcol = _from_groups(W_mat.transpose(0, 2, 1) @ dy_g, K, G)                 # dcol = W.T @ dY
+                dcol = xp.empty((G, K * Cg, dy_g.shape[-1]), dtype=dy.dtype)
+                _matmul(W_mat.transpose(0, 2, 1), dy_g, dcol)                                    # dcol = W.T @ dY
+                dcol = _from_groups(dcol, K, G)
                 col2im(dcol, (C_in, n1 - n0) + x_pad.shape[2:], KH, KW, OH, OW, SH, SW, DH, DW,
                        out=dx_pad[:, n0:n1])
             if need_dW:
