@@ -199,6 +199,19 @@ def test_batch_norm_and_relu_in_blocks_equal_the_reference(xp, channels_major):
     np.testing.assert_array_equal(to_numpy(F.relu_backward(to(dy), r)), dy * (x > 0))
 
 
+@pytest.mark.parametrize("shape, transpose", [((3, 2048), False), ((2048, 3), True), ((5, 7), False)],
+                         ids=["rows-of-1024", "strided", "short"])
+def test_relu_into_equals_maximum_with_zero(xp, shape, transpose):
+    """relu_into compares with a row of zeros, reshaped to rows of 1024 where it can: every case, NaN kept."""
+    from tinycnn.functional.activation import relu_into
+    x = np.random.default_rng(8).standard_normal(shape).astype(np.float32)
+    x[0, 1] = np.nan
+    x = x.T if transpose else x
+    out = xp.full(x.shape, 7.0, dtype=xp.float32)
+    relu_into(out, xp.asarray(x))
+    np.testing.assert_array_equal(to_numpy(out), np.maximum(x, 0))
+
+
 @pytest.mark.parametrize("fused_layer, activation", [(nn.BatchNormReLU2d, nn.ReLU),
                                                       (nn.BatchNormGELU2d, partial(nn.GELU, approximate="tanh"))],
                          ids=["relu", "gelu"])

@@ -24,7 +24,7 @@ from functools import partial
 
 from .. import parallel
 from ..backend import get_array_module
-from .activation import gelu_tanh_with_slope
+from .activation import gelu_tanh_with_slope, relu_into
 
 
 def channel_rows(x):
@@ -98,7 +98,7 @@ def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, mome
             xp.add(z, r2[rows], out=y[rows])                                                # z += residual
             z = y[rows]
         if activation == "relu":
-            xp.maximum(z, 0, out=y[rows])                                                   # y = max(y, 0)
+            relu_into(y[rows], z)                                                           # y = max(y, 0)
         elif activation == "gelu":
             gelu_tanh_with_slope(y[rows], z, slope[rows])                          # y = GELU(y), its slope kept
 
