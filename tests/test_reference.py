@@ -56,6 +56,7 @@ def test_both_stride_one_conv_paths_equal_naive(xp, monkeypatch, shift, pieces):
     if pieces:
         monkeypatch.setattr(conv, "SMALL_GEMM", 60)
         monkeypatch.setattr(conv, "MIN_PIECE", 1)
+        monkeypatch.setattr(conv, "_pieces_pay", lambda dtype: True)        # float64 here, on any BLAS
     cases = [c for c in random_conv_cases(150, seed=4) if c["stride"] == (1, 1)]
     assert len(cases) >= 10
     for case in cases:
@@ -86,11 +87,20 @@ def test_matmul_in_pieces_equals_one_product(monkeypatch, columns):
     G, M, K = 2, 3, 5
     monkeypatch.setattr(conv, "SMALL_GEMM", M * K * 60)                # pieces of 60 columns
     monkeypatch.setattr(conv, "MIN_PIECE", 50)
+    monkeypatch.setattr(conv.parallel, "blas_core", "SkylakeX")         # as if on OpenBLAS's AVX-512 kernels
     A = rng.standard_normal((G, M, K)).astype(np.float32)
     B = rng.standard_normal((G, K, 2 * columns)).astype(np.float32)[..., ::2]  # a strided view, as _by_group's
     out = np.full((G, M, columns), np.nan, dtype=np.float32)
     assert conv._matmul(A, B, out) is out
     np.testing.assert_allclose(out, A.astype(np.float64) @ B, rtol=1e-5, atol=1e-5)
+
+
+def test_products_are_cut_into_pieces_only_where_that_measured_faster(monkeypatch):
+    from tinycnn.functional import conv
+    for core, dtype, pays in [("SkylakeX", np.float32, True), ("SkylakeX", np.float64, False),
+                              ("Haswell", np.float32, False), ("", np.float32, False)]:
+        monkeypatch.setattr(conv.parallel, "blas_core", core)
+        assert conv._pieces_pay(np.dtype(dtype)) == pays, (core, dtype)
 
 
 def test_shift_path_is_chosen_where_it_measured_faster():

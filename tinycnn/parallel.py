@@ -30,12 +30,12 @@ _SET_THREADS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_thr
 
 
 def _find_openblas():
-    """(set_num_threads, get_num_threads) of the OpenBLAS that NumPy loaded, or (None, None)."""
+    """(set_num_threads, get_num_threads, core name) of the OpenBLAS that NumPy loaded, or (None, None, "")."""
     try:
         with open("/proc/self/maps") as f:
             paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower()})
     except OSError:
-        return None, None
+        return None, None, ""
     for path in paths:
         try:
             lib = ctypes.CDLL(path)
@@ -43,8 +43,17 @@ def _find_openblas():
             continue
         for name in _SET_THREADS:
             if hasattr(lib, name) and hasattr(lib, name.replace("set_", "get_")):
-                return getattr(lib, name), getattr(lib, name.replace("set_", "get_"))
-    return None, None
+                return getattr(lib, name), getattr(lib, name.replace("set_", "get_")), _core_name(lib, name)
+    return None, None, ""
+
+
+def _core_name(lib, set_threads_name):
+    """The kernels OpenBLAS chose for this CPU ("SkylakeX", "Haswell", ...; OPENBLAS_CORETYPE overrides it)."""
+    corename = getattr(lib, set_threads_name.replace("set_num_threads", "get_corename"), None)
+    if corename is None:
+        return ""
+    corename.restype = ctypes.c_char_p
+    return corename().decode()
 
 
 def _cores():
@@ -54,7 +63,7 @@ def _cores():
         return os.cpu_count() or 1
 
 
-_set_blas_threads, _get_blas_threads = _find_openblas()
+_set_blas_threads, _get_blas_threads, blas_core = _find_openblas()
 BLOCK = 1 << 17      # floats per element-wise block (512 KiB in float32): a few of them fit a core's 2 MiB cache
 LEAST = 1 << 15      # arrays below two blocks of this many floats are not worth splitting
 workers = int(os.environ.get("TINYCNN_NUM_THREADS", _cores()))

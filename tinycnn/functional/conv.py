@@ -39,6 +39,7 @@ CHUNK = 1 << 19   # floats per column-matrix chunk (2 MiB in float32): small eno
 MAX_GRID_WASTE = 0.5    # see _shift_pays; measured in benchmarks/RESULTS.md ("Eleventh session")
 SMALL_GEMM = 1_000_000  # see _matmul: the most multiply-adds OpenBLAS's unpacked "small matrix" kernels take
 MIN_PIECE = 64          # columns: _matmul cuts no narrower pieces than this
+SMALL_GEMM_CORES = ("SkylakeX", "Cooperlake", "SapphireRapids")   # OpenBLAS's x86 kernels that have them
 
 
 def _weight_matrix(W, G):
@@ -95,18 +96,24 @@ def _shift_columns(src, start, stop, KH, KW, step_i, step_j):
     return xp.ascontiguousarray(view).reshape(KH * KW * C, m)
 
 
+def _pieces_pay(dtype):
+    """Whether _matmul cuts its products into pieces: float32, on OpenBLAS's AVX-512 kernels (measured)."""
+    return parallel.blas_core in SMALL_GEMM_CORES and dtype == np.float32
+
+
 def _matmul(A, B, out):
     """out = A @ B for A (G, M, K), B (G, K, m), out (G, M, m): Y = W @ col for a chunk of columns, computed
-    as products of at most SMALL_GEMM multiply-adds, pieces of m. OpenBLAS multiplies a product that small
-    straight from its operands (its AVX-512 "small matrix" kernels), where a larger one is first copied into
-    OpenBLAS's packed layout; for a convolution's few rows (M = C_out) and long reduction (K = 9*C_in), the
-    pieces run 1.1-1.3x faster on one core (benchmarks/RESULTS.md, "Twenty-second session"). Where the pieces
-    would be narrower than MIN_PIECE columns, as one product."""
+    as products of at most SMALL_GEMM multiply-adds, pieces of m. OpenBLAS's AVX-512 kernels multiply a float32
+    product that small straight from its operands (its "small matrix" kernels), where a larger one is first
+    copied into OpenBLAS's packed layout; for a convolution's few rows (M = C_out) and long reduction
+    (K = 9*C_in), the pieces run 1.1-1.3x faster on one core (benchmarks/RESULTS.md, "Twenty-second session").
+    Elsewhere (OpenBLAS's AVX2 kernels, which have none, float64, CuPy), and where the pieces would be narrower
+    than MIN_PIECE columns, as one product."""
     xp = get_array_module(B)
     G, M, K = A.shape
     m = B.shape[-1]
     n = SMALL_GEMM // (M * K)                                      # columns per piece
-    if xp is not np or n < MIN_PIECE or n >= m:
+    if xp is not np or not _pieces_pay(out.dtype) or n < MIN_PIECE or n >= m:
         return xp.matmul(A, B, out=out)
     whole = m - m % n                                              # columns in whole pieces
     pieces = (A[:, None], B[..., :whole].reshape(G, K, -1, n).transpose(0, 2, 1, 3),   # (G, m/n, K, n)
