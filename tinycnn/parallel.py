@@ -53,7 +53,7 @@ def _core_name(lib, set_threads_name):
     if corename is None:
         return ""
     corename.restype = ctypes.c_char_p
-    return corename().decode()
+    return (corename() or b"").decode()                         # NULL (no name) -> ""
 
 
 def _cores():
