@@ -8,6 +8,7 @@ from tinycnn import functional as F
 from tinycnn import nn
 from tinycnn.backend import to_numpy
 from tinycnn.functional import naive
+from tinycnn.functional.im2col import conv_output_size
 
 
 def random_conv_cases(count, seed=1):
@@ -76,6 +77,52 @@ def test_both_stride_one_conv_paths_equal_naive(xp, monkeypatch, shift, pieces):
         assert no_dW is None and no_dx is None
         np.testing.assert_allclose(to_numpy(dx_only), dx_ref, rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(to_numpy(dW_only), dW_ref, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("pieces", [False, True], ids=["whole", "pieces"])
+def test_strided_conv_input_gradient_by_phases_equals_naive(xp, monkeypatch, pieces):
+    """Strided convolutions whose windows overlap compute dx by phases (conv._phase_spans), not col2im: odd and
+    even sizes, paddings larger and smaller than the stride, kernels taller than wide, groups; every phase's
+    rows and columns must be written (dx starts uninitialised)."""
+    from tinycnn.functional import conv
+    if pieces:
+        monkeypatch.setattr(conv, "SMALL_GEMM", 60)
+        monkeypatch.setattr(conv, "MIN_PIECE", 1)
+        monkeypatch.setattr(conv, "_pieces_pay", lambda dtype: True)
+    cases = [c for c in random_conv_cases(400, seed=6) if c["stride"] != (1, 1) and c["dilation"] == (1, 1)
+             and (c["W"].shape[2] > c["stride"][0] or c["W"].shape[3] > c["stride"][1])]
+    rng = np.random.default_rng(7)
+    cases.append(dict(x=rng.standard_normal((3, 4, 16, 16)), W=rng.standard_normal((8, 4, 3, 3)), b=None,
+                      stride=(2, 2), padding=(1, 1), dilation=(1, 1), groups=1))          # ResNet's downsampling
+    assert len(cases) >= 20
+    for case in cases:
+        args = dict(stride=case["stride"], padding=case["padding"], dilation=(1, 1), groups=case["groups"])
+        y, cache = F.conv2d_forward(xp.asarray(case["x"]), xp.asarray(case["W"]), None, **args)
+        dy = rng.standard_normal(y.shape)
+        dx, dW, _ = F.conv2d_backward(xp.asarray(dy), cache, need_db=False)
+        dx_ref, dW_ref, _ = naive.conv2d_backward(dy, case["x"], case["W"], **args)
+        np.testing.assert_allclose(to_numpy(dx), dx_ref, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(to_numpy(dW), dW_ref, rtol=1e-10, atol=1e-10)
+        dx_only, _, _ = F.conv2d_backward(xp.asarray(dy), cache, need_dW=False, need_db=False)
+        np.testing.assert_allclose(to_numpy(dx_only), dx_ref, rtol=1e-10, atol=1e-10)
+
+
+def test_phase_spans_cover_every_input_position_once():
+    """Each input position h belongs to exactly one phase, whose taps are those i with (h + padding - i) a
+    multiple of the stride, reaching dY rows inside the grid."""
+    from tinycnn.functional.conv import _phase_spans
+    for size, kernel, stride, padding in [(32, 3, 2, 1), (7, 4, 3, 2), (5, 2, 3, 0), (9, 5, 2, 3), (6, 3, 3, 0)]:
+        out = conv_output_size(size, kernel, stride, padding)
+        U, grid, spans = _phase_spans(size, kernel, stride, padding, out)
+        seen = []
+        for a, (taps, h0, P0, count) in enumerate(spans):
+            hs = range(h0, size, stride)
+            assert len(hs) == count and taps == len(range(a, kernel, stride))
+            for k, h in enumerate(hs):
+                assert h + padding == stride * (P0 + k) + a and P0 + k < grid
+            seen += hs
+        assert sorted(seen) == list(range(size))
+        assert grid >= out + U - 1
 
 
 @pytest.mark.parametrize("columns", [300, 280, 64, 40])

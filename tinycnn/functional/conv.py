@@ -24,6 +24,11 @@ Two things make this fast in NumPy without changing the math:
   The input gradient is the same computation run on dy with the kernel transposed and rotated by 180 degrees (a
   "full" convolution), so the shift path never needs col2im's slice-adds; and that column matrix of dy, times
   the padded input, is the weight gradient too, so backward builds one column matrix rather than two.
+- For stride > 1, where windows overlap (dilation 1), the input gradient is computed by phases instead of
+  col2im: input row h + PH = SH*P + a (and likewise for columns) gets dY only from the taps i = a + SH*u, at dY
+  row P - u. So each phase (a, b) of dx is a small stride-1 convolution of dY (a 2x2, 2x1, 1x2 and 1x1 piece of
+  a 3x3 kernel at stride 2), computed with the shift path's contiguous column matrix of dY and written straight
+  into its rows and columns of dx: no dcol, no slice-adds, no zero-filled padded gradient (_phase_spans).
 - The chunks are independent, so they run on both cores (tinycnn/parallel.py); backward runs its dW and dx
   chunks side by side. The pads and crops run on both cores too (parallel.copy).
 """
@@ -94,6 +99,46 @@ def _shift_columns(src, start, stop, KH, KW, step_i, step_j):
     view = xp.lib.stride_tricks.as_strided(src[:, start:], shape=(KH, KW, C, m),
                                            strides=(step_i * item, step_j * item, src.strides[0], item))
     return xp.ascontiguousarray(view).reshape(KH * KW * C, m)
+
+
+def _phase_spans(size, kernel, stride, padding, out_size):
+    """Along one axis, the phases of a strided convolution's input gradient. Input position h (h + padding =
+    stride*P + a in the padded input) gets dY only from taps i = a + stride*u, at dY position P - u, u < U.
+    Returns U = -(-kernel // stride), the most taps of any phase; the length of the grid that dY is laid on (its
+    out_size values, then zeros: at least U - 1 of them, so that P - u never reaches the previous image's
+    values, and room for every P used); and for each phase a, (taps, first h, its P, how many h)."""
+    U = -(-kernel // stride)
+    spans = []
+    for a in range(stride):
+        h0 = (a - padding) % stride
+        spans.append((len(range(a, kernel, stride)), h0, (h0 + padding) // stride, len(range(h0, size, stride))))
+    grid = max([out_size + U - 1] + [P0 + count for _, _, P0, count in spans])
+    return U, grid, spans
+
+
+def _phases(W, G, stride, UV, rows, cols):
+    """For each phase (a, b) of a strided convolution's input gradient (rows, cols from _phase_spans): its
+    weights W_ph, dx's positions of that phase (slices of H and W) and the grid positions they come from.
+    W_ph[c, (u', v', o)] = W[o, c, a + SH*u, b + SW*v] with u = U-1-u', v = V-1-v' (zero past the kernel): the
+    phase's taps in the order of dY's column matrix, as (G, Cg, U*V*C_out/G), less the leading blocks that
+    are zero; None for a phase that no tap reaches (kernel narrower than the stride)."""
+    xp = get_array_module(W)
+    (SH, SW), (U, V) = stride, UV
+    C_out, Cg, KH, KW = W.shape
+    W_full = xp.zeros((C_out, Cg, U * SH, V * SW), dtype=W.dtype)
+    W_full[:, :, :KH, :KW] = W
+    W_full = W_full.reshape(C_out, Cg, U, SH, V, SW)[:, :, ::-1, :, ::-1]          # [o, c, u', a, v', b]
+    phases = []
+    for a, (nu, h0, P0, ch) in enumerate(rows):
+        for b, (nv, w0, Q0, cw) in enumerate(cols):
+            W_ph = None
+            if nu and nv:
+                first = ((U - nu) * V + V - nv) * (C_out // G)
+                W_ph = W_full[:, :, :, a, :, b].reshape(G, C_out // G, Cg, U * V).transpose(0, 2, 3, 1)
+                W_ph = xp.ascontiguousarray(W_ph.reshape(G, Cg, -1)[:, :, first:])
+            phases.append((W_ph, (slice(h0, None, SH), slice(w0, None, SW)),
+                           (slice(P0, P0 + ch), slice(Q0, Q0 + cw))))
+    return phases
 
 
 def _pieces_pay(dtype):
@@ -242,12 +287,36 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
             parallel.copy(dx, dx_grid.reshape(C_in, N, Hp, Wp)[:, :, PH:PH + H, PW:PW + Wd])
     else:
         x_pad = saved
-        dx_pad = xp.zeros(x_pad.shape, dtype=dy.dtype) if need_dx else None
+        # by phases where windows overlap (col2im would add), at stride > 1: see the module docstring
+        phases = need_dx and (SH > 1 or SW > 1) and (KH > SH or KW > SW) and DH == DW == 1
+        dx_pad = xp.zeros(x_pad.shape, dtype=dy.dtype) if need_dx and not phases else None
         W_mat = _weight_matrix(W, G)
+        if phases:
+            # dY on a grid of Hg x Wg per image (zeros past OH x OW), after `front` zeros: row block (u', v') of
+            # its column matrix (the forward's shifts) holds dY[P - u, Q - v] with u = U-1-u', v = V-1-v'.
+            (U, Hg, rows), (V, Wg, cols) = (_phase_spans(H, KH, SH, PH, OH), _phase_spans(Wd, KW, SW, PW, OW))
+            front = (U - 1) * Wg + (V - 1)
+            dy_ext = xp.zeros((C_out, front + N * Hg * Wg), dtype=dy.dtype)
+            parallel.copy(dy_ext[:, front:].reshape(C_out, N, Hg, Wg)[:, :, :OH, :OW], dy_c)
+            phase_list = _phases(W, G, (SH, SW), (U, V), rows, cols)
+            dx = xp.empty((C_in, N, H, Wd), dtype=dy.dtype)
+
+        def dx_by_phases(n0, n1):                               # dx[phase (a, b)] = W_ph @ col(dY), per phase
+            s, e = n0 * Hg * Wg, n1 * Hg * Wg
+            col = _by_group(_shift_columns(dy_ext, s, e, U, V, Wg, 1), U * V, G)
+            dx_ph = xp.empty((G, Cg, e - s), dtype=dy.dtype)
+            for W_ph, (h_at, w_at), (P_at, Q_at) in phase_list:
+                if W_ph is None:                                # no tap reaches these positions (kernel < stride)
+                    dx[:, n0:n1, h_at, w_at] = 0
+                    continue
+                _matmul(W_ph, col[:, col.shape[1] - W_ph.shape[2]:], dx_ph)
+                dx[:, n0:n1, h_at, w_at] = dx_ph.reshape(C_in, n1 - n0, Hg, Wg)[:, :, P_at, Q_at]
 
         def backward_images(n0, n1):
             dy_g = xp.ascontiguousarray(dy_c[:, n0:n1]).reshape(G, C_out // G, -1)
-            if need_dx:
+            if phases:
+                dx_by_phases(n0, n1)
+            elif need_dx:
                 dcol = xp.empty((G, K * Cg, dy_g.shape[-1]), dtype=dy.dtype)
                 _matmul(W_mat.transpose(0, 2, 1), dy_g, dcol)                                    # dcol = W.T @ dY
                 dcol = _from_groups(dcol, K, G)
@@ -260,7 +329,7 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
         parts = parallel.run([partial(backward_images, n0, n1) for n0, n1 in spans], xp)
         if need_dW:
             dW_mat = sum(parts).transpose(0, 2, 1)
-        if need_dx:
+        if need_dx and not phases:
             dx = xp.empty((C_in, N, H, Wd), dtype=dy.dtype)
             parallel.copy(dx, dx_pad[:, :, PH:PH + H, PW:PW + Wd])
     dW = None
