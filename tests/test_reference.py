@@ -237,10 +237,14 @@ def test_max_pool_in_blocks_of_channels_equals_the_reference(xp, channels_major,
 
 
 @pytest.mark.parametrize("channels_major", [True, False], ids=["channels-major", "NCHW"])
-def test_batch_norm_and_relu_in_blocks_equal_the_reference(xp, channels_major):
+def test_batch_norm_and_relu_in_blocks_equal_the_reference(xp, channels_major, monkeypatch):
     # Large enough that the fast versions cut the work into blocks of channels and elements (parallel.spans).
+    from tinycnn import parallel
+    from tinycnn.functional import norm
+    monkeypatch.setattr(parallel, "workers", 2)
     rng = np.random.default_rng(3)
     N, C, H, W = 16, 24, 16, 16
+    assert len(norm._blocks(C, N * H * W, np)) == 2
     x = rng.standard_normal((C, N, H, W)).transpose(1, 0, 2, 3) * 3 + 1 if channels_major else \
         rng.standard_normal((N, C, H, W)) * 3 + 1
     gamma, beta, dy = rng.standard_normal(C), rng.standard_normal(C), rng.standard_normal((N, C, H, W))

@@ -135,13 +135,13 @@ def _take_tasks(tasks, results, take):
         results[i] = tasks[i]()
 
 
-def spans(total, floats_per_unit, budget=BLOCK, xp=np):
+def spans(total, floats_per_unit, budget=BLOCK, xp=np, per_worker=2):
     """Cut range(total) (units of floats_per_unit floats each: rows, images) into (start, stop) spans of about
-    `budget` floats, at least two per worker so that the cores share the work evenly. One span for small work
-    and for CuPy arrays (the GPU is parallel already)."""
+    `budget` floats, at least `per_worker` per worker so that the cores share the work evenly. One span for small
+    work and for CuPy arrays (the GPU is parallel already)."""
     if xp is not np or total * floats_per_unit < 2 * LEAST:
         return [(0, total)]
-    size = max(1, min(budget // floats_per_unit, -(-total // (2 * workers))), -(-LEAST // floats_per_unit))
+    size = max(1, min(budget // floats_per_unit, -(-total // (per_worker * workers))), -(-LEAST // floats_per_unit))
     return [(start, min(start + size, total)) for start in range(0, total, size)]
 
 

@@ -26,6 +26,18 @@ from .. import parallel
 from ..backend import get_array_module
 from .activation import gelu_tanh_with_slope, relu_into
 
+# Floats per block of channels, at least one block per core. Batch norm's passes are bound by memory bandwidth,
+# which two cores share (on the 2-core test machine they run a large element-wise op no faster than one), so
+# what more blocks cost (each hand-over between the threads) was not won back: measured against blocks of 2^17
+# floats, two per core, batch norm + (add +) ReLU forward + backward took 0.84-0.91 of the time at ResNet-20's
+# shapes (benchmarks/RESULTS.md, "Twenty-third session").
+BLOCK = 1 << 18
+
+
+def _blocks(C, m, xp):
+    """Slices of channels that the cores normalise side by side: about BLOCK floats each."""
+    return [slice(c0, c1) for c0, c1 in parallel.spans(C, m, budget=BLOCK, xp=xp, per_worker=1)]
+
 
 def channel_rows(x):
     """x (N, C, ...) -> (C, m): one row per channel (a view when x is channels-major in memory)."""
@@ -106,7 +118,7 @@ def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, mome
         center(rows)
         scale(rows)
 
-    blocks = [slice(c0, c1) for c0, c1 in parallel.spans(C, m, xp=xp)]
+    blocks = _blocks(C, m, xp)
     count = m
     if sync:                                       # every block centred before the statistics are exchanged
         parallel.run([partial(center, rows) for rows in blocks], xp)
@@ -177,7 +189,7 @@ def batch_norm_backward(dy, cache):
     def gradient(rows):                            # a block of channels, start to end while it is in the cache
         input_gradient(rows, sums(rows))
 
-    blocks = [slice(c0, c1) for c0, c1 in parallel.spans(C, m, xp=xp)]
+    blocks = _blocks(C, m, xp)
     if all_gather is not None:                     # every block's sums before they are exchanged
         gs = parallel.run([partial(sums, rows) for rows in blocks], xp)
         total = all_gather(xp.concatenate([dbeta, dgamma]).astype(xp.float64)).sum(axis=0)
