@@ -40,7 +40,7 @@ from .. import parallel
 from ..backend import get_array_module
 from .im2col import col2im, conv_output_size, im2col
 
-CHUNK = 1 << 19   # floats per column-matrix chunk (2 MiB in float32): small enough to stay in a core's cache
+CHUNK = 3 << 18  # floats per column-matrix chunk (3 MiB in float32), measured: see benchmarks/RESULTS.md
 MAX_GRID_WASTE = 0.5    # see _shift_pays; measured in benchmarks/RESULTS.md ("Eleventh session")
 SMALL_GEMM = 1_000_000  # see _matmul: the most multiply-adds OpenBLAS's unpacked "small matrix" kernels take
 MIN_PIECE = 64          # columns: _matmul cuts no narrower pieces than this
@@ -191,14 +191,15 @@ def conv2d_forward(x, W, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
         L = N * Hp * Wp
         src = xp.zeros((C_in, L + shifts[-1]), dtype=x.dtype)      # padded rows, plus room for the last shift
         parallel.copy(src[:, :L].reshape(C_in, N, Hp, Wp)[:, :, PH:PH + H, PW:PW + Wd], x_c)
-        y_grid = xp.empty((C_out, L), dtype=xp.result_type(x, W))
+        y = xp.empty((C_out, N, OH, OW), dtype=xp.result_type(x, W))
+        image = Hp * Wp                                                 # grid columns per image
 
-        def forward_chunk(s, e):                                                         # Y = W_mat @ col
+        def forward_chunk(n0, n1):                      # Y = W_mat @ col on images n0..n1's grid, then cropped
+            s, e = n0 * image, n1 * image
             col = _by_group(_shift_columns(src, s, e, KH, KW, DH * Wp, DW), K, G)
-            _matmul(W_mat, col, y_grid[:, s:e].reshape(G, C_out // G, e - s))
-        parallel.run([partial(forward_chunk, s, e) for s, e in _chunks(L, K * C_in)], xp)
-        y = xp.empty((C_out, N, OH, OW), dtype=y_grid.dtype)
-        parallel.copy(y, y_grid.reshape(C_out, N, Hp, Wp)[:, :, :OH, :OW])                  # crop, on the cores
+            y_grid = _matmul(W_mat, col, xp.empty((G, C_out // G, e - s), dtype=y.dtype))
+            y[:, n0:n1] = y_grid.reshape(C_out, n1 - n0, Hp, Wp)[:, :, :OH, :OW]      # while it is in the cache
+        parallel.run([partial(forward_chunk, n0, n1) for n0, n1 in _chunks(N, K * C_in * image)], xp)
         cache = ("shift", src, shifts)
     else:
         x_pad = x_c                                                  # (C_in, N, Hp, Wp)
@@ -242,7 +243,8 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
         # shifts, and its row block k meets tap K-1-k of the kernel (W_rot).
         W_mat = _weight_matrix(W, G)
         W_rot = W.reshape(G, C_out // G, Cg, K)[..., ::-1].transpose(0, 2, 3, 1).reshape(G, Cg, K * (C_out // G))
-        dx_grid = xp.empty((C_in, L), dtype=dy.dtype) if need_dx else None
+        image = Hp * Wp                                                 # grid columns per image
+        dx = xp.empty((C_in, N, H, Wd), dtype=dy.dtype) if need_dx else None
 
         def dW_chunk(s, e):                                              # dW.T = col @ dY.T (BLAS's faster order)
             col = _by_group(_shift_columns(saved, s, e, KH, KW, DH * Wp, DW), K, G)
@@ -252,9 +254,11 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
         # dW (rows (k, o), taps rotated) = col(dY) @ x_pad.T, summed over q < L (x_pad is zero past L).
         x_grid = saved[:, :L].reshape(G, Cg, L)
 
-        def dx_chunk(s, e):                                      # dx = W_rot @ col(dY);  dW = col(dY) @ x_pad.T
+        def dx_chunk(n0, n1):                # images n0..n1: dx = W_rot @ col(dY), cropped;  dW = col(dY) @ x_pad.T
+            s, e = n0 * image, n1 * image
             col = _by_group(_shift_columns(dy_ext, s, e, KH, KW, DH * Wp, DW), K, G)
-            _matmul(W_rot, col, dx_grid[:, s:e].reshape(G, Cg, e - s))
+            dx_grid = _matmul(W_rot, col, xp.empty((G, Cg, e - s), dtype=dy.dtype))
+            dx[:, n0:n1] = dx_grid.reshape(C_in, n1 - n0, Hp, Wp)[:, :, PH:PH + H, PW:PW + Wd]
             return col @ x_grid[:, :, s:e].transpose(0, 2, 1) if need_dW else None
 
         # With far fewer input than output channels (an RGB image into the first conv) the column matrix of dY
@@ -267,7 +271,7 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
 
         shared = need_dx and not scatter                                 # dx_chunk computes dW as well
         dW_spans = _chunks(L, K * C_in) if need_dW and not shared else []
-        dx_spans = _chunks(L, K * min(C_in, C_out) if scatter else K * C_out) if need_dx else []
+        dx_spans = [] if not need_dx else _chunks(L, K * C_in) if scatter else _chunks(N, K * C_out * image)
         tasks = [partial(dW_chunk, s, e) for s, e in dW_spans]
         tasks += [partial(dcol_chunk if scatter else dx_chunk, s, e) for s, e in dx_spans]
         parts = parallel.run(tasks, xp)
@@ -281,10 +285,7 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
             dcol = _from_groups(dcol, K, G).reshape(K, C_in, L)
             for k, shift in enumerate(shifts):
                 dx_ext[:, shift:shift + L] += dcol[k]
-            dx_grid = dx_ext[:, :L]
-        if need_dx:
-            dx = xp.empty((C_in, N, H, Wd), dtype=dy.dtype)
-            parallel.copy(dx, dx_grid.reshape(C_in, N, Hp, Wp)[:, :, PH:PH + H, PW:PW + Wd])
+            parallel.copy(dx, dx_ext[:, :L].reshape(C_in, N, Hp, Wp)[:, :, PH:PH + H, PW:PW + Wd])
     else:
         x_pad = saved
         # by phases where windows overlap (col2im would add), at stride > 1: see the module docstring
