@@ -12,7 +12,7 @@ With col = im2col(x) of shape (K*C_in, N*OH*OW) and W_mat = W as (C_out, K*C_in)
                dcol   = W_mat.T @ dY        dx = col2im(dcol)
 
 Two things make this fast in NumPy without changing the math:
-- The column matrix is built and multiplied a chunk of columns at a time, so it stays in the CPU cache instead
+- The column matrix is built and multiplied a chunk of columns at a time, so it stays in the CPU caches instead
   of streaming a matrix K times the size of x through memory; backward rebuilds it from the saved padded
   input (nothing of size K*x is ever stored).
 - For stride 1, flatten the padded input of each channel to one row of length L = N*Hp*Wp. Kernel offset (i, j)
@@ -30,7 +30,8 @@ Two things make this fast in NumPy without changing the math:
   a 3x3 kernel at stride 2), computed with the shift path's contiguous column matrix of dY and written straight
   into its rows and columns of dx: no dcol, no slice-adds, no zero-filled padded gradient (_phase_spans).
 - The chunks are independent, so they run on both cores (tinycnn/parallel.py); backward runs its dW and dx
-  chunks side by side. The pads and crops run on both cores too (parallel.copy).
+  chunks side by side. The pads run on both cores too (parallel.copy); on the shift path each chunk is whole
+  images, so it crops its own output into y (or dx) while the product is still in the cache.
 """
 from functools import partial
 
