@@ -64,7 +64,7 @@ def _cores():
 
 
 _set_blas_threads, _get_blas_threads, blas_core = _find_openblas()
-BLOCK = 1 << 17      # floats per element-wise block (512 KiB in float32): one fits a core's L2 cache (1 MiB on the test machine)
+BLOCK = 1 << 17      # floats per element-wise block (512 KiB in float32): one fits a core's L2 (1 MiB here)
 LEAST = 1 << 15      # arrays below two blocks of this many floats are not worth splitting
 workers = int(os.environ.get("TINYCNN_NUM_THREADS", _cores()))
 _pool = None
