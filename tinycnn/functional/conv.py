@@ -11,7 +11,7 @@ With col = im2col(x) of shape (K*C_in, N*OH*OW) and W_mat = W as (C_out, K*C_in)
     backward:  dW_mat = dY @ col.T          db = dY summed over (n, oh, ow)
                dcol   = W_mat.T @ dY        dx = col2im(dcol)
 
-Two things make this fast in NumPy without changing the math:
+What makes this fast in NumPy without changing the math:
 - The column matrix is built and multiplied a chunk of columns at a time, so it stays in the CPU caches instead
   of streaming a matrix K times the size of x through memory; backward rebuilds it from the saved padded
   input (nothing of size K*x is ever stored).
@@ -41,7 +41,7 @@ from .. import parallel
 from ..backend import get_array_module
 from .im2col import col2im, conv_output_size, im2col
 
-CHUNK = 3 << 18  # floats per column-matrix chunk (3 MiB in float32), measured: see benchmarks/RESULTS.md
+CHUNK = 3 << 18   # floats per column-matrix chunk (3 MiB in float32); RESULTS.md, "Twenty-third session"
 MAX_GRID_WASTE = 0.5    # see _shift_pays; measured in benchmarks/RESULTS.md ("Eleventh session")
 SMALL_GEMM = 1_000_000  # see _matmul: the most multiply-adds OpenBLAS's unpacked "small matrix" kernels take
 MIN_PIECE = 64          # columns: _matmul cuts no narrower pieces than this
@@ -291,7 +291,9 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
         x_pad = saved
         # by phases where windows overlap (col2im would add), at stride > 1: see the module docstring
         phases = need_dx and (SH > 1 or SW > 1) and (KH > SH or KW > SW) and DH == DW == 1
-        dx_pad = xp.zeros(x_pad.shape, dtype=dy.dtype) if need_dx and not phases else None
+        by_col2im = need_dx and not phases
+        dx_pad = xp.zeros(x_pad.shape, dtype=dy.dtype) if by_col2im else None
+        dx = xp.empty((C_in, N, H, Wd), dtype=dy.dtype) if need_dx else None
         W_mat = _weight_matrix(W, G)
         if phases:
             # dY on a grid of Hg x Wg per image (zeros past OH x OW), after `front` zeros: row block (u', v') of
@@ -301,7 +303,6 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
             dy_ext = xp.zeros((C_out, front + N * Hg * Wg), dtype=dy.dtype)
             parallel.copy(dy_ext[:, front:].reshape(C_out, N, Hg, Wg)[:, :, :OH, :OW], dy_c)
             phase_list = _phases(W, G, (SH, SW), (U, V), rows, cols)
-            dx = xp.empty((C_in, N, H, Wd), dtype=dy.dtype)
 
         def dx_by_phases(n0, n1):                               # dx[phase (a, b)] = W_ph @ col(dY), per phase
             s, e = n0 * Hg * Wg, n1 * Hg * Wg
@@ -315,10 +316,11 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
                 dx[:, n0:n1, h_at, w_at] = dx_ph.reshape(C_in, n1 - n0, Hg, Wg)[:, :, P_at, Q_at]
 
         def backward_images(n0, n1):
-            dy_g = xp.ascontiguousarray(dy_c[:, n0:n1]).reshape(G, C_out // G, -1)
             if phases:
                 dx_by_phases(n0, n1)
-            elif need_dx:
+            if by_col2im or need_dW:
+                dy_g = xp.ascontiguousarray(dy_c[:, n0:n1]).reshape(G, C_out // G, -1)
+            if by_col2im:
                 dcol = xp.empty((G, K * Cg, dy_g.shape[-1]), dtype=dy.dtype)
                 _matmul(W_mat.transpose(0, 2, 1), dy_g, dcol)                                    # dcol = W.T @ dY
                 dcol = _from_groups(dcol, K, G)
@@ -331,8 +333,7 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
         parts = parallel.run([partial(backward_images, n0, n1) for n0, n1 in spans], xp)
         if need_dW:
             dW_mat = sum(parts).transpose(0, 2, 1)
-        if need_dx and not phases:
-            dx = xp.empty((C_in, N, H, Wd), dtype=dy.dtype)
+        if by_col2im:
             parallel.copy(dx, dx_pad[:, :, PH:PH + H, PW:PW + Wd])
     dW = None
     if need_dW:

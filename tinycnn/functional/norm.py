@@ -27,7 +27,7 @@ from ..backend import get_array_module
 from .activation import gelu_tanh_with_slope, relu_into
 
 # Floats per block of channels, at least one block per core. Batch norm's passes are bound by memory bandwidth,
-# which two cores share (on the 2-core test machine they run a large element-wise op no faster than one), so
+# which two cores share (on the 2-core test machine an 8 MiB multiply took 157 us on two, 172 on one), so
 # what more blocks cost (each hand-over between the threads) was not won back: measured against blocks of 2^17
 # floats, two per core, batch norm + (add +) ReLU forward + backward took 0.83-0.91 of the time at ResNet-20's
 # shapes (benchmarks/RESULTS.md, "Twenty-third session").
