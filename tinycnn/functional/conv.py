@@ -134,8 +134,9 @@ def _add_column_taps(prods, DW):
     """y[g, o, t] = sum_j prods[g, j, o, t + j*DW], prods (G, KW, C_out/G, n) -> y (G, C_out/G, n).
 
     prods[:, j] is kernel column j's share of every output, computed at the output's own grid position t; the
-    output at t takes it from t + j*DW, that column's position. Positions past the end add nothing: there
-    prods is zero (the columns a valid output reads past the last row are padding)."""
+    output at t takes it from t + j*DW, that column's position. Near the end of a row, t + j*DW runs into the
+    first columns of the next row (or image): for a valid output those are the padding its window reads, where
+    every share is zero. Past the end of prods they would be too, so nothing is added there."""
     KW, n = prods.shape[1], prods.shape[-1]
     if KW == 1:
         return prods[:, 0]
