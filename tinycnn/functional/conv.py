@@ -30,8 +30,13 @@ What makes this fast in NumPy without changing the math:
   and the product's reduction (KH*C_in) short (RESULTS.md, "Twenty-fourth session"). Not where channels widen: the
   product (KW times the output) costs more than the copy saves (1.4-2.2x the time for the first conv, 3 -> 16).
   The input gradient is the same computation run on dy with the kernel transposed and rotated by 180 degrees (a
-  "full" convolution), so the shift path never needs col2im's slice-adds; and that column matrix of dy, times
-  the padded input, is the weight gradient too, so backward builds one column matrix rather than two.
+  "full" convolution), so the shift path never needs col2im's slice-adds. It goes by kernel rows too, over the
+  H grid rows of each image that hold x: dy's rows shifted by whole grid rows (KH*C_out rows) times the kernel
+  give each kernel column's share of dx, added up from j*DW positions behind; and the same rows of dy times x's
+  columns shifted by j*DW (KW*C_in rows) give dW. Measured against one column matrix of dy (K*C_out rows over
+  the whole grid) shared by dx and dW: backward 0.89-0.97 of the time on OpenBLAS's AVX2 kernels, 0.95-1.11 on
+  its AVX-512 ones (16->16 at 32x32 the slowest); the ResNet-20 step 0.90-0.98 and 0.98-1.01 (RESULTS.md,
+  "Twenty-fifth session").
 - For stride > 1, where windows overlap (dilation 1), the input gradient is computed by phases instead of
   col2im: input row h + PH = SH*P + a (and likewise for columns) gets dY only from the taps i = a + SH*u, at dY
   row P - u. So each phase (a, b) of dx is a small stride-1 convolution of dY (a 2x2, 2x1, 1x2 and 1x1 piece of
@@ -130,24 +135,31 @@ def _column_taps_weight(W, G):
     return W.reshape(G, C_out // G, Cg, KH, KW).transpose(0, 4, 1, 3, 2).reshape(G, KW * (C_out // G), KH * Cg)
 
 
-def _add_column_taps(prods, DW):
-    """y[g, o, t] = sum_j prods[g, j, o, t + j*DW], prods (G, KW, C_out/G, n) -> y (G, C_out/G, n).
+def _add_column_taps(prods, step):
+    """y[g, o, t] = sum_j prods[g, j, o, t + j*step], prods (G, KW, C_out/G, n) -> y (G, C_out/G, n).
 
     prods[:, j] is kernel column j's share of every output, computed at the output's own grid position t; the
-    output at t takes it from t + j*DW, that column's position. Near the end of a row, t + j*DW runs into the
+    output at t takes it from t + j*step, that column's position. Near the end of a row, t + j*step runs into the
     first columns of the next row (or image): for a valid output those are the padding its window reads, where
-    every share is zero. Past the end of prods they would be too, so nothing is added there."""
+    every share is zero. Past the end of prods they would be too, so nothing is added there. (The input
+    gradient takes its shares from behind, step < 0: at the start of a row, from the last columns of the row
+    before, where the dY it multiplies is zero, past dY's OW columns.)"""
     KW, n = prods.shape[1], prods.shape[-1]
     if KW == 1:
         return prods[:, 0]
     xp = get_array_module(prods)
     y = xp.empty(prods[:, 0].shape, dtype=prods.dtype)
-    m = max(0, n - DW)                                       # positions whose t + DW is inside
-    xp.add(prods[:, 0, :, :m], prods[:, 1, :, n - m:], out=y[..., :m])
-    y[..., m:] = prods[:, 0, :, m:]
+
+    def inside(j):                                   # (t, t + j*step) for the positions t where both are inside
+        m = max(0, n - j * abs(step))
+        return (slice(0, m), slice(n - m, n)) if step >= 0 else (slice(n - m, n), slice(0, m))
+    t, shifted = inside(1)
+    xp.add(prods[:, 0, :, t], prods[:, 1, :, shifted], out=y[..., t])
+    rest = slice(t.stop, n) if step >= 0 else slice(0, t.start)
+    y[..., rest] = prods[:, 0, :, rest]
     for j in range(2, KW):
-        m = max(0, n - j * DW)
-        y[..., :m] += prods[:, j, :, n - m:]
+        t, shifted = inside(j)
+        y[..., t] += prods[:, j, :, shifted]
     return y
 
 
@@ -289,35 +301,42 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
     dW_mat, dx = None, None
     if kind == "shift":
         Hp, Wp = _grid_size(H, KH, PH, DH), _grid_size(Wd, KW, PW, DW)
-        L, front = N * Hp * Wp, shifts[-1]
+        L, image = N * Hp * Wp, Hp * Wp                                  # grid columns in all, per image
+        front = (KH - 1) * DH * Wp
         # dY on the padded grid, zero where no output was computed, after a zero margin of `front` columns: the
-        # rotated kernel below reads up to that far behind each position
+        # input gradient below reads dY up to KH-1 kernel rows behind each position
         dy_ext = xp.zeros((C_out, front + L), dtype=dy.dtype)
         dy_grid = dy_ext[:, front:]
         parallel.copy(dy_grid.reshape(C_out, N, Hp, Wp)[:, :, :OH, :OW], dy_c)
-        # dx_pad[c, q] = sum_{k, o} W[o, c, k] * dY[o, q - shift_k]: a convolution of dY with the kernel
-        # transposed (c <-> o) and rotated by 180 degrees. The rotation turns the shift front - shift_k, counted
-        # from the start of dy_ext, into shift_{K-1-k}: so dY's column matrix is built with the forward's own
-        # shifts, and its row block k meets tap K-1-k of the kernel (W_rot).
         W_mat = _weight_matrix(W, G)
-        W_rot = W.reshape(G, C_out // G, Cg, K)[..., ::-1].transpose(0, 2, 3, 1).reshape(G, Cg, K * (C_out // G))
-        image = Hp * Wp                                                 # grid columns per image
         dx = xp.empty((C_in, N, H, Wd), dtype=dy.dtype) if need_dx else None
 
         def dW_chunk(s, e):                                              # dW.T = col @ dY.T (BLAS's faster order)
             col = _by_group(_shift_columns(saved, s, e, KH, KW, DH * Wp, DW), K, G)
             return col @ dy_grid[:, s:e].reshape(G, C_out // G, e - s).transpose(0, 2, 1)
 
-        # The same column matrix of dY gives dW too: dW[o, c, K-1-k] = sum_q col(dY)[(k, o), q] * x_pad[c, q], i.e.
-        # dW (rows (k, o), taps rotated) = col(dY) @ x_pad.T, summed over q < L (x_pad is zero past L).
-        x_grid = saved[:, :L].reshape(G, Cg, L)
+        # By kernel rows, as the forward, at the grid positions p of rows PH..PH+H-1 of each image (where x is):
+        #   dy_rows[(i', o), p] = dY[o, p - i*DH*Wp] = dy_ext[o, p + i'*DH*Wp]   (i = KH-1-i': row shifts, copied)
+        #   dx_pad[c, p] = sum_{o, i, j} W[o, c, i, j] * dY[o, p - i*DH*Wp - j*DW]         (a "full" convolution)
+        #                = sum_j prods[(j, c), p - j*DW]   with prods = W_taps @ dy_rows,
+        #                                                       W_taps[(j, c), (i', o)] = W[o, c, i, j]
+        #   dW[o, c, i, j] = sum_p dY[o, p - i*DH*Wp] * x_pad[c, p + j*DW] = (dy_rows @ x_cols.T)[(i', o), (j, c)]
+        #                    with x_cols[(j, c), p] = x_pad[c, p + j*DW]                 (column shifts, copied)
+        # dx is wanted only in those rows; dW's terms in the other rows all have a zero factor: x_pad's padding,
+        # or dY past its OW columns where p + j*DW runs into the next row.
+        rows = H * Wp
+        W_taps = W.reshape(G, C_out // G, Cg, KH, KW)[:, :, :, ::-1].transpose(0, 4, 2, 3, 1)   # [g, j, c, i', o]
+        W_taps = W_taps.reshape(G, KW * Cg, KH * (C_out // G))
 
-        def dx_chunk(n0, n1):                # images n0..n1: dx = W_rot @ col(dY), cropped;  dW = col(dY) @ x_pad.T
-            s, e = n0 * image, n1 * image
-            col = _by_group(_shift_columns(dy_ext, s, e, KH, KW, DH * Wp, DW), K, G)
-            dx_grid = _matmul(W_rot, col, xp.empty((G, Cg, e - s), dtype=dy.dtype))
-            dx[:, n0:n1] = dx_grid.reshape(C_in, n1 - n0, Hp, Wp)[:, :, PH:PH + H, PW:PW + Wd]
-            return col @ x_grid[:, :, s:e].transpose(0, 2, 1) if need_dW else None
+        def dx_chunk(n0, n1):                                   # images n0..n1: dx, and their share of dW_taps
+            start = n0 * image + PH * Wp
+            dy_rows = _by_group(_row_columns(dy_ext, start, n1 - n0, image, rows, KH, DH * Wp), KH, G)
+            prods = _matmul(W_taps, dy_rows, xp.empty((G, KW * Cg, dy_rows.shape[-1]), dtype=dy.dtype))
+            dx_rows = _add_column_taps(prods.reshape(G, KW, Cg, -1), -DW)
+            dx[:, n0:n1] = dx_rows.reshape(C_in, n1 - n0, H, Wp)[:, :, :, PW:PW + Wd]          # while in the cache
+            if need_dW:
+                x_cols = _by_group(_row_columns(saved, start, n1 - n0, image, rows, KW, DW), KW, G)
+                return dy_rows @ x_cols.transpose(0, 2, 1)
 
         # With far fewer input than output channels (an RGB image into the first conv) the column matrix of dY
         # (K*C_out rows) is much larger than dcol = W_mat.T @ dY (K*C_in rows): then scatter dcol back instead.
@@ -329,17 +348,18 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
 
         shared = need_dx and not scatter                                 # dx_chunk computes dW as well
         dW_spans = _chunks(L, K * C_in) if need_dW and not shared else []
-        dx_spans = [] if not need_dx else _chunks(L, K * C_in) if scatter else _chunks(N, K * C_out * image)
+        per_image = (KH * C_out + 2 * KW * C_in) * rows                  # dy_rows, x_cols and prods
+        dx_spans = [] if not need_dx else _chunks(L, K * C_in) if scatter else _chunks(N, per_image)
         tasks = [partial(dW_chunk, s, e) for s, e in dW_spans]
         tasks += [partial(dcol_chunk if scatter else dx_chunk, s, e) for s, e in dx_spans]
         parts = parallel.run(tasks, xp)
-        if need_dW and shared:                                  # rows (K-1-k, o) -> (o, (k, c))
-            dW_rot = sum(parts).reshape(G, K, C_out // G, Cg)
-            dW_mat = dW_rot[:, ::-1].transpose(0, 2, 1, 3).reshape(G, C_out // G, K * Cg)
+        if need_dW and shared:                                  # rows (i', o), columns (j, c) -> (o, (i, j, c))
+            dW_taps = sum(parts).reshape(G, KH, C_out // G, KW, Cg)
+            dW_mat = dW_taps[:, ::-1].transpose(0, 2, 1, 3, 4).reshape(G, C_out // G, K * Cg)
         elif need_dW:
             dW_mat = sum(parts[:len(dW_spans)]).transpose(0, 2, 1)
         if need_dx and scatter:
-            dx_ext = xp.zeros((C_in, L + front), dtype=dy.dtype)     # dx_pad[c, q + shift_k] += dcol[(k, c), q]
+            dx_ext = xp.zeros((C_in, L + shifts[-1]), dtype=dy.dtype)  # dx_pad[c, q + shift_k] += dcol[(k, c), q]
             dcol = _from_groups(dcol, K, G).reshape(K, C_in, L)
             for k, shift in enumerate(shifts):
                 dx_ext[:, shift:shift + L] += dcol[k]
