@@ -115,18 +115,19 @@ def _shift_columns(src, start, stop, KH, KW, step_i, step_j):
     return xp.ascontiguousarray(view).reshape(KH * KW * C, m)
 
 
-def _row_columns(src, start, images, image, rows, KH, step_i):
-    """The forward's column matrix on the grid, kernel rows only: rows (i, c), columns (n, r) for images
-    n < `images` (each `image` columns apart, from column `start`) and their first `rows` grid columns:
+def _row_columns(src, start, images, image, rows, taps, step):
+    """A column matrix on the grid with one shift per row block: rows (i, c), columns (n, r) for images
+    n < `images` (each `image` columns apart, from column `start`) and `rows` grid columns of each:
 
-        col[(i, c), (n, r)] = src[c, start + n*image + i*step_i + r]
+        col[(i, c), (n, r)] = src[c, start + n*image + i*step + r]         for i < taps
 
-    Kernel row i is a shift by whole grid rows; one strided view of src, copied once (see _shift_columns)."""
+    The forward's kernel rows (step = DH*Wp, whole grid rows), and in backward dY's kernel rows and x's kernel
+    columns (step = DW). One strided view of src, copied once (see _shift_columns)."""
     xp = get_array_module(src)
     C, item = src.shape[0], src.itemsize
-    view = xp.lib.stride_tricks.as_strided(src[:, start:], shape=(KH, C, images, rows),
-                                           strides=(step_i * item, src.strides[0], image * item, item))
-    return xp.ascontiguousarray(view).reshape(KH * C, images * rows)
+    view = xp.lib.stride_tricks.as_strided(src[:, start:], shape=(taps, C, images, rows),
+                                           strides=(step * item, src.strides[0], image * item, item))
+    return xp.ascontiguousarray(view).reshape(taps * C, images * rows)
 
 
 def _column_taps_weight(W, G):
@@ -338,8 +339,9 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
                 x_cols = _by_group(_row_columns(saved, start, n1 - n0, image, rows, KW, DW), KW, G)
                 return dy_rows @ x_cols.transpose(0, 2, 1)
 
-        # With far fewer input than output channels (an RGB image into the first conv) the column matrix of dY
-        # (K*C_out rows) is much larger than dcol = W_mat.T @ dY (K*C_in rows): then scatter dcol back instead.
+        # With far fewer input than output channels (an RGB image into the first conv) scatter dcol = W_mat.T @ dY
+        # (K*C_in rows) back instead. (Measured against a column matrix of dY with K*C_out rows, before backward
+        # went by kernel rows; dx_chunk's copy of dY has KH*C_out, still more than K*C_in where 4*C_in <= C_out.)
         scatter = 4 * C_in <= C_out
         dcol = xp.empty((G, K * Cg, L), dtype=dy.dtype) if need_dx and scatter else None
 
