@@ -58,12 +58,30 @@ def test_both_stride_one_conv_paths_equal_naive(xp, monkeypatch, shift, pieces):
         monkeypatch.setattr(conv, "SMALL_GEMM", 60)
         monkeypatch.setattr(conv, "MIN_PIECE", 1)
         monkeypatch.setattr(conv, "_pieces_pay", lambda dtype: True)        # float64 here, on any BLAS
+    check_stride_one_cases(xp, "shift" if shift else "im2col")
+
+
+def test_shift_path_past_its_margins_equals_naive(xp, monkeypatch):
+    """The shift path takes a kernel column's share from up to MARGIN positions along a row (_with_margins);
+    a convolution that reaches farther (a wide dilated kernel, a large padding) goes the other ways, forward
+    by the whole column matrix and backward by scattering dcol. With a margin of 1, the cases below reach past
+    it (padding 2, a kernel 3 wide) and within it, and every one must still be right."""
+    from tinycnn.functional import conv
+    monkeypatch.setattr(conv, "_shift_pays", lambda *shape: True)
+    monkeypatch.setattr(conv, "MARGIN", 1)
+    reach = [max(abs(j * c["dilation"][1] - c["padding"][1]) for j in range(c["W"].shape[3]))
+             for c in random_conv_cases(150, seed=4) if c["stride"] == (1, 1)]
+    assert min(reach) <= 1 < max(reach)
+    check_stride_one_cases(xp, "shift")
+
+
+def check_stride_one_cases(xp, kind):
     cases = [c for c in random_conv_cases(150, seed=4) if c["stride"] == (1, 1)]
     assert len(cases) >= 10
     for case in cases:
         args = dict(stride=(1, 1), padding=case["padding"], dilation=case["dilation"], groups=case["groups"])
         y, cache = F.conv2d_forward(xp.asarray(case["x"]), xp.asarray(case["W"]), xp.asarray(case["b"]), **args)
-        assert cache[0][0] == ("shift" if shift else "im2col")
+        assert cache[0][0] == kind
         dy = np.random.default_rng(5).standard_normal(y.shape)
         dx, dW, _ = F.conv2d_backward(xp.asarray(dy), cache)
         dx_ref, dW_ref, _ = naive.conv2d_backward(dy, case["x"], case["W"], **args)
