@@ -1,4 +1,8 @@
-"""A probe, not part of the library: would the stride-1 forward be faster on a grid without padding columns?
+"""The probe behind the library's grid without padding columns (commit d32f643): the stride-1 forward on it.
+
+Written when tinycnn's grid still had padding columns; since d32f643 tinycnn.functional.conv does this itself
+(for every kernel, padding and dilation, forward and backward), so the "tinycnn" column below is now the same
+method, and what the probe still shows is --pad: rows of exactly m floats against rows padded by 16. It read:
 
 tinycnn's shift path lays each padded image on a grid of Hp x Wp positions (Wp = W + 1 for a 3x3 kernel with
 padding 1: one zero column per row, shared between neighbouring rows), and the forward by kernel rows computes
@@ -79,7 +83,7 @@ def main():
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     print(f"ms, medians of {args.repeats} repeats after warm-up, taken in turns; rows padded by {args.pad} floats")
-    print("| conv (N, C_in->C_out, HxW) | max abs. difference | tinycnn (grid Wp wide) | grid W wide | ratio |")
+    print("| conv (N, C_in->C_out, HxW) | max abs. difference | tinycnn | this probe | ratio |")
     print("|---|---:|---:|---:|---:|")
     for C, S in ((16, 32), (32, 16), (64, 8)):
         x = rng.standard_normal((C, 128, S, S), dtype=np.float32).transpose(1, 0, 2, 3)   # channels-major
