@@ -33,6 +33,7 @@ from harness import median_times  # noqa: E402
 
 from tinycnn import parallel  # noqa: E402
 from tinycnn.functional import conv as F  # noqa: E402
+from tinycnn.functional import grid  # noqa: E402
 
 
 def forward_tight(x, W, pad):
@@ -40,13 +41,13 @@ def forward_tight(x, W, pad):
     N, C_in, H, Wd = x.shape
     C_out, _, KH, KW = W.shape
     PH = PW = 1
-    Hp = F._grid_size(H, KH, PH, 1)                             # zero rows shared between images
+    Hp = grid.period(H, KH, PH, 1)                              # zero rows shared between images
     image, rows = Hp * Wd, H * Wd                               # grid positions per image; those with outputs
     src = np.zeros((C_in, N * image + (KH - 1) * Wd), dtype=x.dtype)
     parallel.copy(src[:, :N * image].reshape(C_in, N, image)[:, :, PH * Wd:(PH + H) * Wd],
                   x.transpose(1, 0, 2, 3).reshape(C_in, N, rows))
     y = np.empty((C_out, N, H, Wd), dtype=x.dtype)
-    W_taps = F._column_taps_weight(W, 1)[0]                     # (KW*C_out, KH*C_in), rows (j, o), columns (i, c)
+    W_taps = grid.column_taps_weight(W, 1)[0]                   # (KW*C_out, KH*C_in), rows (j, o), columns (i, c)
 
     def chunk(n0, n1):
         m = (n1 - n0) * rows

@@ -62,13 +62,14 @@ def test_both_stride_one_conv_paths_equal_naive(xp, monkeypatch, shift, pieces):
 
 
 def test_shift_path_past_its_margins_equals_naive(xp, monkeypatch):
-    """The shift path takes a kernel column's share from up to MARGIN positions along a row (_with_margins);
+    """The shift path takes a kernel column's share from up to MARGIN positions along a row (grid.with_margins);
     a convolution that reaches farther (a wide dilated kernel, a large padding) goes the other ways, forward
     by the whole column matrix and backward by scattering dcol. With a margin of 1, the cases below reach past
     it (padding 2, a kernel 3 wide) and within it, and every one must still be right."""
     from tinycnn.functional import conv
+    from tinycnn.functional import grid
     monkeypatch.setattr(conv, "_shift_pays", lambda *shape: True)
-    monkeypatch.setattr(conv, "MARGIN", 1)
+    monkeypatch.setattr(grid, "MARGIN", 1)
     reach = [max(abs(j * c["dilation"][1] - c["padding"][1]) for j in range(c["W"].shape[3]))
              for c in random_conv_cases(150, seed=4) if c["stride"] == (1, 1)]
     assert min(reach) <= 1 < max(reach)

@@ -15,18 +15,15 @@ What makes this fast in NumPy without changing the math:
 - The column matrix is built and multiplied a chunk of columns at a time, so it stays in the CPU caches instead
   of streaming a matrix K times the size of x through memory; backward rebuilds it from the saved padded
   input (nothing of size K*x is ever stored).
-- For stride 1, lay each channel's images one after another on one row (_grid): each image as Hp grid rows of
-  W positions, with zero rows for its padding above and below (shared by neighbouring images, _grid_size) and
-  no padding columns. Kernel offset (i, j) is then a plain shift by i*DH*W + d_j along that row, d_j = j*DW - PW,
-  so the column matrix is made of K contiguous slices. Where a window's column ow + d_j lies in the padding,
-  left or right of x, that shift lands on the last or first columns of the neighbouring grid row instead; those
-  entries are zeroed after the copy (_zero_wrapped), a few columns per row. The output is computed on the grid
-  (the positions past the valid OH x OW are dropped). On small maps (3x3) the positions past it are not few;
-  there, and for convolutions that widen the channels, im2col's exact columns are used instead (_shift_pays).
+- For stride 1, each channel's images lie on one row, each image's rows one after another with zero rows for the
+  padding between images (tinycnn/functional/grid.py). Kernel offset (i, j) is then a plain shift along that
+  row, so the column matrix is made of K contiguous slices, and the output is computed on the grid (the
+  positions past the valid OH x OW are dropped). On small maps (3x3) the positions past it are not few; there,
+  and for convolutions that widen the channels, im2col's exact columns are used instead (_shift_pays).
   Forward copies only the kernel's rows i, as shifts by whole grid rows, over the OH rows of each image that
-  hold outputs (_row_columns: KH*C_in rows, a third of the copy for 3x3), and multiplies them by every kernel
+  hold outputs (grid.row_columns: KH*C_in rows, a third of the copy for 3x3), and multiplies them by every kernel
   column j at once: the product's block j is kernel column j's share of each output, computed at the output's
-  own position, and the output adds it up from d_j positions along its row (_add_column_taps), straight into y.
+  own position, and the output adds it up from d_j positions along its row (grid.add_column_taps), straight into y.
   Measured, by rows took 0.81-0.91 of the whole column matrix's time for 32->32 at 16x16 and 64->64 at 8x8,
   0.94-1.00 for 16->16 at 32x32 (RESULTS.md, "Twenty-fourth session"). Not where channels widen: the product
   (KW times the output) costs more than the copy saves (1.4-2.2x the time for the first conv, 3 -> 16).
@@ -38,11 +35,6 @@ What makes this fast in NumPy without changing the math:
   the whole grid) shared by dx and dW: backward 0.89-0.97 of the time on OpenBLAS's AVX2 kernels, 0.95-1.11 on
   its AVX-512 ones (16->16 at 32x32 the slowest); the ResNet-20 step 0.90-0.98 and 0.98-1.01 (RESULTS.md,
   "Twenty-fifth session").
-  Until the twenty-sixth session the grid had padding columns too (W + 1 positions per row for a 3x3 kernel
-  with padding 1), so every product and copy covered one position in W + 1 that held no output. Without them,
-  in-process against that grid: forward 0.85-0.93 of the time on the AVX2 kernels, 0.82-1.01 on the AVX-512
-  ones (16->16 at 32x32 the least gain); backward 0.88-1.00 and 0.89-1.02; the ResNet-20 step 0.92-0.94 and
-  0.94-0.99 (RESULTS.md, "Twenty-sixth session").
 - For stride > 1, where windows overlap (dilation 1), the input gradient is computed by phases instead of
   col2im: input row h + PH = SH*P + a (and likewise for columns) gets dY only from the taps i = a + SH*u, at dY
   row P - u. So each phase (a, b) of dx is a small stride-1 convolution of dY (a 2x2, 2x1, 1x2 and 1x1 piece of
@@ -58,14 +50,13 @@ import numpy as np
 
 from .. import parallel
 from ..backend import get_array_module
+from . import grid
 from .im2col import col2im, conv_output_size, im2col
 
 CHUNK = 3 << 18   # floats per column-matrix chunk (3 MiB in float32); RESULTS.md, "Twenty-third session"
 MAX_GRID_WASTE = 0.5    # see _shift_pays; measured in benchmarks/RESULTS.md ("Eleventh session")
 SMALL_GEMM = 1_000_000  # see _matmul: the most multiply-adds OpenBLAS's unpacked "small matrix" kernels take
 MIN_PIECE = 64          # columns: _matmul cuts no narrower pieces than this
-MARGIN = 16             # positions either side of a chunk's rows (_with_margins): the by-rows path's farthest
-                        # column shift
 SMALL_GEMM_CORES = ("SkylakeX", "Cooperlake", "SapphireRapids")   # OpenBLAS's x86 kernels that have them
 
 
@@ -87,13 +78,6 @@ def _from_groups(dcol, K, G):
     return dcol.reshape(G, K, -1, m).transpose(1, 0, 2, 3).reshape(-1, m)
 
 
-def _grid_size(size, kernel, padding, dilation):
-    """The period of the stride-1 grid along one axis: P zeros, the `size` pixels, then only the zeros that the
-    next period's leading P zeros do not already supply. (The right padding of one row is the left padding of
-    the next, the bottom padding of one image the top padding of the next, and the output still fits.)"""
-    return size + padding + max(0, padding - dilation * (kernel - 1))
-
-
 def _shift_pays(C_in, C_out, H, W, KH, KW, PH, PW, DH, DW):
     """Whether a stride-1 convolution takes the shift path rather than im2col's, by what measured faster on one
     core (benchmarks/RESULTS.md, "Eleventh session"):
@@ -104,131 +88,9 @@ def _shift_pays(C_in, C_out, H, W, KH, KW, PH, PW, DH, DW):
       dY column matrix (K*C_out rows) are then the larger arrays, and the shift path copies them whole where
       im2col works image by image in the cache;
     - otherwise yes: contiguous copies, no col2im."""
-    grid = _grid_size(H, KH, PH, DH) * _grid_size(W, KW, PW, DW)
+    positions = grid.period(H, KH, PH, DH) * grid.period(W, KW, PW, DW)
     valid = conv_output_size(H, KH, 1, PH, DH) * conv_output_size(W, KW, 1, PW, DW)
-    return grid <= (1 + MAX_GRID_WASTE) * valid and (C_out <= C_in or C_in * KH * KW <= 32)
-
-
-def _grid(H, W, OW, KH, KW, PH, PW, DH, DW):
-    """The stride-1 shift path's grid: each image as Hp rows (_grid_size) of Wt = W positions (more only where
-    the padding makes the output wider than x), x at rows PH..PH+H-1, columns 0..W-1, zeros elsewhere; one row
-    per channel holds the images one after another, after `front` zeros and followed by `back`:
-
-        x[n, c, h, w] = src[c, front + n*Hp*Wt + (PH + h)*Wt + w]
-
-    d_j = j*DW - PW (the offsets) is how far kernel column j reaches along a row: output column ow reads x
-    column ow + d_j. `front` is the first window's reach to the left, `back` the last one's below and right.
-    Returns Hp, Wt, offsets, front, back."""
-    Hp, Wt = _grid_size(H, KH, PH, DH), max(W, OW)
-    offsets = [j * DW - PW for j in range(KW)]
-    return Hp, Wt, offsets, PW, (KH - 1) * DH * Wt + max(0, offsets[-1])
-
-
-def _to_grid(a, Hp, Wt, top, front, back):
-    """a (C, N, h, w) laid on a grid (_grid): one row per channel, `front` zeros, then N images of Hp rows of Wt
-    positions each with a at rows top..top+h-1, columns 0..w-1, then `back` zeros. Writing only the zeros
-    around a, rather than zeroing the whole array before the copy, took 0.80-0.87 of the time at 32x32 and
-    16x16 on one core (1.07 at 8x8)."""
-    xp = get_array_module(a)
-    C, N, h, w = a.shape
-    grid = xp.empty((C, front + N * Hp * Wt + back), dtype=a.dtype)
-    grid[:, :front] = 0
-    grid[:, front + N * Hp * Wt:] = 0
-    images = grid[:, front:front + N * Hp * Wt].reshape(C, N, Hp, Wt)
-    images[:, :, :top] = 0
-    images[:, :, top + h:] = 0
-    images[:, :, top:top + h, w:] = 0
-    parallel.copy(images[:, :, top:top + h, :w], a)
-    return grid
-
-
-def _shift_columns(src, start, stop, KH, KW, step_i, step_j):
-    """Columns start..stop of the stride-1 column matrix of src (C, length), rows (i, j, c):
-
-        col[(i, j, c), q] = src[c, start + q + i*step_i + j*step_j]     (shift_k = i*step_i + j*step_j)
-
-    The K row blocks are all views into the same rows of src, so the whole matrix is one strided view of src
-    (strides step_i, step_j, a row, a pixel), copied once: one NumPy call per chunk rather than K, which matters
-    when two threads take turns holding Python's lock between calls."""
-    xp = get_array_module(src)
-    C, m, item = src.shape[0], stop - start, src.itemsize
-    view = xp.lib.stride_tricks.as_strided(src[:, start:], shape=(KH, KW, C, m),
-                                           strides=(step_i * item, step_j * item, src.strides[0], item))
-    return xp.ascontiguousarray(view).reshape(KH * KW * C, m)
-
-
-def _row_columns(src, start, images, image, rows, taps, step):
-    """A column matrix on the grid with one shift per row block: rows (i, c), columns (n, r) for images
-    n < `images` (each `image` columns apart, from column `start`) and `rows` grid columns of each:
-
-        col[(i, c), (n, r)] = src[c, start + n*image + i*step + r]         for i < taps
-
-    The forward's kernel rows (step = DH*Wt, whole grid rows), and in backward dY's kernel rows and x's kernel
-    columns (step = DW). One strided view of src, copied once (see _shift_columns), into rows with margins
-    (_with_margins)."""
-    xp = get_array_module(src)
-    C, item, m = src.shape[0], src.itemsize, images * rows
-    view = xp.lib.stride_tricks.as_strided(src[:, start:], shape=(taps, C, images, rows),
-                                           strides=(step * item, src.strides[0], image * item, item))
-    col = _with_margins(xp, (taps * C, m), src.dtype)[:, MARGIN:MARGIN + m]
-    col.reshape(taps, C, images, rows)[...] = view
-    return col
-
-
-def _with_margins(xp, shape, dtype):
-    """An array for a chunk's m = shape[-1] positions, at [..., MARGIN:MARGIN + m], with zeros for MARGIN
-    positions on either side of every row: a read up to MARGIN positions past either end of a row reads zeros
-    (_add_column_taps). The rows are also never a multiple of 4 KiB long: at such strides OpenBLAS's products
-    ran 1.26-1.33x slower (benchmarks/tight_grid.py --pad 0)."""
-    width = shape[-1] + 2 * MARGIN
-    width += MARGIN * (width * np.dtype(dtype).itemsize % 4096 == 0)
-    a = xp.empty(shape[:-1] + (width,), dtype=dtype)
-    a[..., :MARGIN] = 0
-    a[..., MARGIN + shape[-1]:] = 0
-    return a
-
-
-def _zero_wrapped(a, row, offsets):
-    """Zero a[..., j, :, t] wherever t + offsets[j] is off t's own row (rows of `row` positions, a's last axis
-    a whole number of them). On a grid without padding columns, a window's column ow + d past either edge of x
-    is padding, but a flat shift by d lands it on the neighbouring row's first or last columns instead: those
-    are the entries zeroed."""
-    for j, d in enumerate(offsets):
-        by_row = a[..., j, :, :].reshape(a.shape[:-3] + (a.shape[-2], -1, row))      # a view: splits the last axis
-        k = min(abs(d), row)
-        if d > 0:
-            by_row[..., row - k:] = 0
-        elif d < 0:
-            by_row[..., :k] = 0
-
-
-def _column_taps_weight(W, G):
-    """(C_out, C_in/G, KH, KW) -> (G, KW*C_out/G, KH*C_in/G): W[o, c, i, j] at row (j, o), column (i, c)."""
-    C_out, Cg, KH, KW = W.shape
-    return W.reshape(G, C_out // G, Cg, KH, KW).transpose(0, 4, 1, 3, 2).reshape(G, KW * (C_out // G), KH * Cg)
-
-
-def _add_column_taps(prods, n, row, offsets, out=None):
-    """y[g, o, t] = sum_j P[g, j, o, t + offsets[j]] over the j for which t + offsets[j] is on t's row (rows of
-    `row` positions); prods (G, KW, C/G, ...) from _with_margins holds P (G, KW, C/G, n), returns y (G, C/G, n).
-
-    P[:, j] is kernel column j's share of every output, computed at the output's own grid position t; the output
-    at t takes it from t + offsets[j], that column's position. Where that is off t's row, the window reads x's
-    padding there: those entries of P are zeroed first, and the margins are zeros past either end."""
-    xp = get_array_module(prods)
-    _zero_wrapped(prods[..., MARGIN:MARGIN + n], row, [-d for d in offsets])
-
-    def share(j):                                                       # P[:, j, :, t + offsets[j]] for t < n
-        return prods[:, j, :, MARGIN + offsets[j]:MARGIN + offsets[j] + n]
-    if len(offsets) == 1:
-        if out is None:
-            return share(0)
-        out[...] = share(0)
-        return out
-    y = xp.add(share(0), share(1), out=out)
-    for j in range(2, len(offsets)):
-        y += share(j)
-    return y
+    return positions <= (1 + MAX_GRID_WASTE) * valid and (C_out <= C_in or C_in * KH * KW <= 32)
 
 
 def _phase_spans(size, kernel, stride, padding, out_size):
@@ -316,28 +178,28 @@ def conv2d_forward(x, W, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
     W_mat = _weight_matrix(W, G)
     x_c = x.transpose(1, 0, 2, 3)                                   # (C_in, N, H, W): contiguous from our layers
     if SH == SW == 1 and _shift_pays(C_in, C_out, H, Wd, KH, KW, PH, PW, DH, DW):
-        Hp, Wt, offsets, front, back = _grid(H, Wd, OW, KH, KW, PH, PW, DH, DW)
+        Hp, Wt, offsets, front, back = grid.layout(H, Wd, OW, KH, KW, PH, PW, DH, DW)
         image = Hp * Wt                                                 # grid columns per image
-        src = _to_grid(x_c, Hp, Wt, PH, front, back)
+        src = grid.to_grid(x_c, Hp, Wt, PH, front, back)
         y = xp.empty((C_out, N, OH, OW), dtype=xp.result_type(x, W))
         # by kernel rows, not where channels widen (see the module docstring), nor past the margins' reach
-        by_rows = C_out <= C_in and max(abs(d) for d in offsets) <= MARGIN
+        by_rows = C_out <= C_in and max(abs(d) for d in offsets) <= grid.MARGIN
         rows = OH * Wt if by_rows else image            # the grid columns of each image that products cover
-        W_taps = _column_taps_weight(W, G) if by_rows else None
+        W_taps = grid.column_taps_weight(W, G) if by_rows else None
         in_place = by_rows and OW == Wt                 # the grid's rows are y's: the taps add up straight into y
 
         def forward_chunk(n0, n1):                      # Y = W_mat @ col for images n0..n1, into y
             if by_rows:                                 # kernel rows in the copy, kernel columns after the product
-                col = _by_group(_row_columns(src, front + n0 * image, n1 - n0, image, rows, KH, DH * Wt), KH, G)
+                col = _by_group(grid.row_columns(src, front + n0 * image, n1 - n0, image, rows, KH, DH * Wt), KH, G)
                 m = col.shape[-1]
-                prods = _with_margins(xp, (G, KW * C_out // G, m), y.dtype)
-                _matmul(W_taps, col, prods[..., MARGIN:MARGIN + m])
+                prods = grid.with_margins(xp, (G, KW * C_out // G, m), y.dtype)
+                _matmul(W_taps, col, prods[..., grid.MARGIN:grid.MARGIN + m])
                 out = y[:, n0:n1].reshape(G, C_out // G, -1) if in_place else None
-                y_grid = _add_column_taps(prods.reshape(G, KW, C_out // G, -1), m, Wt, offsets, out)
+                y_grid = grid.add_column_taps(prods.reshape(G, KW, C_out // G, -1), m, Wt, offsets, out)
             else:                                       # col[(i, j, c), t] = x_grid[c, t + i*DH*Wt + d_j]
-                col = _shift_columns(src, front + offsets[0] + n0 * image, front + offsets[0] + n1 * image,
+                col = grid.shift_columns(src, front + offsets[0] + n0 * image, front + offsets[0] + n1 * image,
                                      KH, KW, DH * Wt, DW)
-                _zero_wrapped(col.reshape(KH, KW, C_in, -1), Wt, offsets)
+                grid.zero_wrapped(col.reshape(KH, KW, C_in, -1), Wt, offsets)
                 col = _by_group(col, K, G)
                 y_grid = _matmul(W_mat, col, xp.empty((G, C_out // G, col.shape[-1]), dtype=y.dtype))
             if not in_place:                                                  # crop, while it is in the cache
@@ -374,19 +236,19 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
     db = dy_c.sum(axis=(1, 2, 3)) if need_db else None               # db = sum of dY over (n, oh, ow)
     dW_mat, dx = None, None
     if kind == "shift":
-        Hp, Wt, offsets, front, back = _grid(H, Wd, OW, KH, KW, PH, PW, DH, DW)
+        Hp, Wt, offsets, front, back = grid.layout(H, Wd, OW, KH, KW, PH, PW, DH, DW)
         L, image = N * Hp * Wt, Hp * Wt                                  # grid columns in all, per image
         dy_front = (KH - 1) * DH * Wt
         # dY on the grid (rows Wt wide), zero where no output was computed, after a zero margin of dy_front
         # columns: the input gradient below reads dY up to KH-1 kernel rows behind each position
-        dy_ext = _to_grid(dy_c, Hp, Wt, 0, dy_front, 0)
+        dy_ext = grid.to_grid(dy_c, Hp, Wt, 0, dy_front, 0)
         dy_grid = dy_ext[:, dy_front:]
         dx = xp.empty((C_in, N, H, Wd), dtype=dy.dtype) if need_dx else None
 
         def dW_chunk(r0, r1):                          # grid rows r0..r1: dW.T = col @ dY.T (BLAS's faster order)
             s, e = r0 * Wt, r1 * Wt
-            col = _shift_columns(saved, front + offsets[0] + s, front + offsets[0] + e, KH, KW, DH * Wt, DW)
-            _zero_wrapped(col.reshape(KH, KW, C_in, -1), Wt, offsets)
+            col = grid.shift_columns(saved, front + offsets[0] + s, front + offsets[0] + e, KH, KW, DH * Wt, DW)
+            grid.zero_wrapped(col.reshape(KH, KW, C_in, -1), Wt, offsets)
             return _by_group(col, K, G) @ dy_grid[:, s:e].reshape(G, C_out // G, e - s).transpose(0, 2, 1)
 
         # By kernel rows, as the forward, at the grid positions p of rows PH..PH+H-1 of each image (where x is):
@@ -396,32 +258,32 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
         #                                                                              W[o, c, i, j]
         #   dW[o, c, i, j] = sum_p dY[o, p - i*DH*Wt] * x[c, p + d_j] = (dy_rows @ x_cols.T)[(i', o), (j, c)]
         #                    with x_cols[(j, c), p] = x[c, p + d_j]                    (column shifts, copied)
-        # with each column shift kept on its row (_add_column_taps, _zero_wrapped). dx is wanted only in those
-        # rows, and dW's terms in the other rows all have a zero factor, x's padding rows.
+        # with each column shift kept on its row (grid.add_column_taps, grid.zero_wrapped). dx is wanted only in
+        # those rows, and dW's terms in the other rows all have a zero factor, x's padding rows.
         rows = H * Wt
         W_taps = W.reshape(G, C_out // G, Cg, KH, KW)[:, :, :, ::-1].transpose(0, 4, 2, 3, 1)   # [g, j, c, i', o]
         W_taps = W_taps.reshape(G, KW * Cg, KH * (C_out // G))
 
         def dx_chunk(n0, n1):                                   # images n0..n1: dx, and their share of dW_taps
             start = n0 * image + PH * Wt                # x's first grid row; dy_ext holds it KH-1 kernel rows on
-            dy_rows = _by_group(_row_columns(dy_ext, start, n1 - n0, image, rows, KH, DH * Wt), KH, G)
+            dy_rows = _by_group(grid.row_columns(dy_ext, start, n1 - n0, image, rows, KH, DH * Wt), KH, G)
             m = dy_rows.shape[-1]
-            prods = _with_margins(xp, (G, KW * Cg, m), dy.dtype)
-            _matmul(W_taps, dy_rows, prods[..., MARGIN:MARGIN + m])
+            prods = grid.with_margins(xp, (G, KW * Cg, m), dy.dtype)
+            _matmul(W_taps, dy_rows, prods[..., grid.MARGIN:grid.MARGIN + m])
             out = dx[:, n0:n1].reshape(G, Cg, -1) if Wd == Wt else None            # dx's rows are the grid's
-            dx_rows = _add_column_taps(prods.reshape(G, KW, Cg, -1), m, Wt, [-d for d in offsets], out)
+            dx_rows = grid.add_column_taps(prods.reshape(G, KW, Cg, -1), m, Wt, [-d for d in offsets], out)
             if out is None:
                 dx[:, n0:n1] = dx_rows.reshape(C_in, n1 - n0, H, Wt)[..., :Wd]              # while in the cache
             if need_dW:
-                x_cols = _row_columns(saved, front + offsets[0] + start, n1 - n0, image, rows, KW, DW)
-                _zero_wrapped(x_cols.reshape(KW, C_in, -1), Wt, offsets)
+                x_cols = grid.row_columns(saved, front + offsets[0] + start, n1 - n0, image, rows, KW, DW)
+                grid.zero_wrapped(x_cols.reshape(KW, C_in, -1), Wt, offsets)
                 return dy_rows @ _by_group(x_cols, KW, G).transpose(0, 2, 1)
 
         # With far fewer input than output channels (an RGB image into the first conv) scatter dcol = W_mat.T @ dY
         # (K*C_in rows) back instead. (Measured against a column matrix of dY with K*C_out rows, before backward
         # went by kernel rows; dx_chunk's copy of dY has KH*C_out, still more than K*C_in where 4*C_in <= C_out.)
         # Also where a column shift reaches past the margins.
-        scatter = 4 * C_in <= C_out or max(abs(d) for d in offsets) > MARGIN
+        scatter = 4 * C_in <= C_out or max(abs(d) for d in offsets) > grid.MARGIN
         dcol = xp.empty((G, K * Cg, L), dtype=dy.dtype) if need_dx and scatter else None
         W_mat = _weight_matrix(W, G)
 
@@ -442,7 +304,7 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
             dW_mat = sum(parts[:len(dW_spans)]).transpose(0, 2, 1)
         if need_dx and scatter:                     # dx[c, t + i*DH*Wt + d_j] += dcol[(i, j, c), t], on t's row
             dcol = _from_groups(dcol, K, G).reshape(KH, KW, C_in, L)
-            _zero_wrapped(dcol, Wt, offsets)
+            grid.zero_wrapped(dcol, Wt, offsets)
             dx_ext = xp.zeros((C_in, front + L + back), dtype=dy.dtype)
             for i in range(KH):
                 for j, d in enumerate(offsets):
@@ -468,7 +330,7 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
 
         def dx_by_phases(n0, n1):                               # dx[phase (a, b)] = W_ph @ col(dY), per phase
             s, e = n0 * Hg * Wg, n1 * Hg * Wg
-            col = _by_group(_shift_columns(dy_ext, s, e, U, V, Wg, 1), U * V, G)
+            col = _by_group(grid.shift_columns(dy_ext, s, e, U, V, Wg, 1), U * V, G)
             dx_ph = xp.empty((G, Cg, e - s), dtype=dy.dtype)
             for W_ph, (h_at, w_at), (P_at, Q_at) in phase_list:
                 if W_ph is None:                                # no tap reaches these positions (kernel < stride)
