@@ -158,8 +158,8 @@ class _BatchNormForgettingTheMean(nn.BatchNorm2d):
     """A classic bug: the backward of the eval-mode formula used in training (statistics treated as constants)."""
 
     def backward(self, dy):
-        xhat, gamma, inv_std, *_ = self._pop_cache()
-        xhat = from_channel_rows(xhat, dy.shape)
+        xc, gamma, inv_std, *_ = self._pop_cache()                       # xc = x - mean
+        xhat = from_channel_rows(xc, dy.shape) * inv_std.reshape(1, -1, 1, 1)
         self.weight.accumulate((dy * xhat).sum(axis=(0, 2, 3)))
         self.bias.accumulate(dy.sum(axis=(0, 2, 3)))
         return dy * (gamma * inv_std).reshape(1, -1, 1, 1)

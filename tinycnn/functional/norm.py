@@ -77,8 +77,8 @@ def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, mome
     C, m = x2.shape
     dtype = x2.dtype
     r2 = None if residual is None else channel_rows(residual)        # (C, m)
-    xhat = xp.empty_like(x2)
-    y = xhat if gamma is None and activation is None and residual is None else xp.empty_like(x2)
+    xc = xp.empty_like(x2)                                           # x - mean, kept for backward
+    y = xp.empty_like(x2)
     slope = xp.empty_like(x2) if activation == "gelu" else None     # GELU's dy/dz, kept for backward
     if training:
         mean, var, inv_std = (xp.empty(C, dtype=dtype) for _ in range(3))
@@ -91,28 +91,26 @@ def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, mome
     def center(rows):
         if training:
             mean[rows] = x2[rows].mean(axis=1)
-        xp.subtract(x2[rows], mean[rows, None].astype(dtype), out=xhat[rows])              # x - mean
+        xp.subtract(x2[rows], mean[rows, None].astype(dtype), out=xc[rows])                # x - mean
         if training:
-            var[rows] = xp.einsum("ij,ij->i", xhat[rows], xhat[rows]) / m                # sum((x - mean)^2) / m
+            var[rows] = xp.einsum("ij,ij->i", xc[rows], xc[rows]) / m                    # sum((x - mean)^2) / m
 
     def scale(rows):
         if sync:
-            xhat[rows] += shift[rows, None]                      # (x - mean_p) + (mean_p - mean) = x - mean
+            xc[rows] += shift[rows, None]                        # (x - mean_p) + (mean_p - mean) = x - mean
         if training:
             inv_std[rows] = 1.0 / xp.sqrt(var[rows] + eps)
-        xhat[rows] *= inv_std[rows, None]                                        # xhat = (x - mean) / sqrt(var + eps)
-        z = xhat[rows]
-        if gamma is not None:
-            xp.multiply(xhat[rows], gamma[rows, None], out=y[rows])               # z = gamma * xhat + beta
+        a = inv_std[rows] if gamma is None else gamma[rows] * inv_std[rows]
+        xp.multiply(xc[rows], a[:, None], out=y[rows])           # z = gamma * xhat + beta = a * (x - mean) + beta
+        if beta is not None:
             y[rows] += beta[rows, None]
-            z = y[rows]
+        z = y[rows]
         if residual is not None:
-            xp.add(z, r2[rows], out=y[rows])                                                # z += residual
-            z = y[rows]
+            z += r2[rows]                                                                   # z += residual
         if activation == "relu":
-            relu_into(y[rows], z)                                                           # y = max(y, 0)
+            relu_into(z, z)                                                                 # y = max(z, 0)
         elif activation == "gelu":
-            gelu_tanh_with_slope(y[rows], z, slope[rows])                          # y = GELU(y), its slope kept
+            gelu_tanh_with_slope(z, z, slope[rows])                                # y = GELU(z), its slope kept
 
     def normalize(rows):                           # a block of channels, start to end while it is in the cache
         center(rows)
@@ -134,7 +132,7 @@ def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, mome
         running_var *= 1 - momentum
         running_var += momentum * var * (count / (count - 1))
     kept = {None: None, "relu": y, "gelu": slope}[activation]          # what the activation's backward reads
-    return from_channel_rows(y, x.shape), (xhat, gamma, inv_std, training, activation, kept, count,
+    return from_channel_rows(y, x.shape), (xc, gamma, inv_std, training, activation, kept, count,
                                            all_gather if sync else None, residual is not None)
 
 
@@ -153,10 +151,10 @@ def batch_norm_backward(dy, cache):
     returned are this process's rows' shares, which the processes' gradients add up to.
     """
     xp = get_array_module(dy)
-    xhat, gamma, inv_std, training, activation, kept, count, all_gather, has_residual = cache
+    xc, gamma, inv_std, training, activation, kept, count, all_gather, has_residual = cache     # xc = x - mean
     dy2 = channel_rows(dy)                                           # (C, m)
     C, m = dy2.shape
-    dtype = xp.result_type(dy2, xhat)
+    dtype = xp.result_type(dy2, xc)
     dx = xp.empty(dy2.shape, dtype=dtype)
     g_dtype = dy2.dtype if activation != "gelu" else xp.result_type(dy2, kept)
     dz = xp.empty(dy2.shape, dtype=g_dtype) if has_residual and activation is not None else None   # g, kept whole
@@ -174,12 +172,13 @@ def batch_norm_backward(dy, cache):
         elif activation == "gelu":
             xp.multiply(dy2[rows], kept[rows], out=g)
         dbeta[rows] = g.sum(axis=1)
-        dgamma[rows] = xp.einsum("ij,ij->i", g, xhat[rows])
+        dgamma[rows] = xp.einsum("ij,ij->i", g, xc[rows]) * inv_std[rows]                  # sum(g * xhat)
         return g
 
     def input_gradient(rows, g):
         if training:
-            xp.multiply(xhat[rows], (-dgamma_all[rows] / count)[:, None], out=dx[rows])      # - xhat * dgamma / m
+            xhat_scale = -dgamma_all[rows] * inv_std[rows] / count
+            xp.multiply(xc[rows], xhat_scale[:, None], out=dx[rows])                # - xhat * dgamma / m
             dx[rows] += g
             dx[rows] -= (dbeta_all[rows] / count)[:, None]
             dx[rows] *= scale[rows]
