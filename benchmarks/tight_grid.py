@@ -1,8 +1,9 @@
 """The probe behind the library's grid without padding columns (commit d32f643): the stride-1 forward on it.
 
 Written when tinycnn's grid still had padding columns; since d32f643 tinycnn.functional.conv does this itself
-(for every kernel, padding and dilation, forward and backward), so the "tinycnn" column below is now the same
-method, and what the probe still shows is --pad: rows of exactly m floats against rows padded by 16. It read:
+(for every kernel, padding and dilation, forward and backward), and since the twenty-seventh session it reads the
+rows straight from x, with no grid at all. What the probe still shows is --pad: rows of exactly m floats against
+rows padded by 16. It read:
 
 tinycnn's shift path lays each padded image on a grid of Hp x Wp positions (Wp = W + 1 for a 3x3 kernel with
 padding 1: one zero column per row, shared between neighbouring rows), and the forward by kernel rows computes
@@ -41,7 +42,7 @@ def forward_tight(x, W, pad):
     N, C_in, H, Wd = x.shape
     C_out, _, KH, KW = W.shape
     PH = PW = 1
-    Hp = grid.period(H, KH, PH, 1)                              # zero rows shared between images
+    Hp = H + PH                                                 # zero rows shared between images
     image, rows = Hp * Wd, H * Wd                               # grid positions per image; those with outputs
     src = np.zeros((C_in, N * image + (KH - 1) * Wd), dtype=x.dtype)
     parallel.copy(src[:, :N * image].reshape(C_in, N, image)[:, :, PH * Wd:(PH + H) * Wd],

@@ -76,11 +76,26 @@ def test_shift_path_past_its_margins_equals_naive(xp, monkeypatch):
     check_stride_one_cases(xp, "shift")
 
 
-def check_stride_one_cases(xp, kind):
-    """The stride-1 cases of random_conv_cases(150, seed=4) through the path `kind`: y, dx and dW against the naive
-    loops, the gradients together and each alone."""
-    cases = [c for c in random_conv_cases(150, seed=4) if c["stride"] == (1, 1)]
-    assert len(cases) >= 10
+def test_shift_path_reaching_past_a_whole_image_row(xp, monkeypatch):
+    """Dilated kernels with a wide padding on maps narrower than their reach: a kernel column's shift then spans
+    more than an image's rows, past x's first or last value, which grid.shifted_rows must clip, not wrap around."""
+    from tinycnn.functional import conv
+    monkeypatch.setattr(conv, "_shift_pays", lambda *shape: True)
+    rng = np.random.default_rng(6)
+    cases = []
+    for H, W, KW, PW, DW in [(1, 2, 3, 3, 3), (1, 3, 4, 2, 2), (2, 1, 3, 3, 3), (1, 5, 4, 3, 3)]:
+        for (H, W), K, P, D in [((H, W), (1, KW), (0, PW), (1, DW)), ((W, H), (KW, 1), (PW, 0), (DW, 1))]:
+            cases.append(dict(x=rng.standard_normal((2, 2, H, W)), W=rng.standard_normal((2, 2) + K),
+                              b=rng.standard_normal(2), stride=(1, 1), padding=P, dilation=D, groups=1))
+    check_stride_one_cases(xp, "shift", cases)
+
+
+def check_stride_one_cases(xp, kind, cases=None):
+    """The stride-1 cases of random_conv_cases(150, seed=4) (or `cases`) through the path `kind`: y, dx and dW
+    against the naive loops, the gradients together and each alone."""
+    if cases is None:
+        cases = [c for c in random_conv_cases(150, seed=4) if c["stride"] == (1, 1)]
+        assert len(cases) >= 10
     for case in cases:
         args = dict(stride=(1, 1), padding=case["padding"], dilation=case["dilation"], groups=case["groups"])
         y, cache = F.conv2d_forward(xp.asarray(case["x"]), xp.asarray(case["W"]), xp.asarray(case["b"]), **args)

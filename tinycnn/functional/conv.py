@@ -13,36 +13,38 @@ With col = im2col(x) of shape (K*C_in, N*OH*OW) and W_mat = W as (C_out, K*C_in)
 
 What makes this fast in NumPy without changing the math:
 - The column matrix is built and multiplied a chunk of columns at a time, so it stays in the CPU caches instead
-  of streaming a matrix K times the size of x through memory; backward rebuilds it from the saved padded
-  input (nothing of size K*x is ever stored).
-- For stride 1, each channel's images lie on one row, each image's rows one after another with zero rows for the
-  padding between images (tinycnn/functional/grid.py). Kernel offset (i, j) is then a plain shift along that
-  row, so the column matrix is made of K contiguous slices, and the output is computed on the grid (the
-  positions past the valid OH x OW are dropped). On small maps (3x3) the positions past it are not few; there,
-  and for convolutions that widen the channels, im2col's exact columns are used instead (_shift_pays).
-  Forward copies only the kernel's rows i, as shifts by whole grid rows, over the OH rows of each image that
-  hold outputs (grid.row_columns: KH*C_in rows, a third of the copy for 3x3), and multiplies them by every kernel
-  column j at once: the product's block j is kernel column j's share of each output, computed at the output's
-  own position, and the output adds it up from d_j positions along its row (grid.add_column_taps), straight into y.
+  of streaming a matrix K times the size of x through memory; backward rebuilds it from the saved input
+  (nothing of size K*x is ever stored).
+- For stride 1, the column matrix is read straight from x (tinycnn/functional/grid.py): kernel offset (i, j) is
+  a shift of x by i*DH - PH rows and j*DW - PW columns, and the rows of an image it covers are one contiguous
+  stretch of x, so each offset's block is one large copy, with zeros where the window reaches the padding.
+  The output is computed at the positions of its own rows, OH x OW per image, with no padded copy of x or dY.
+  On small maps (3x3) and for convolutions that widen the channels, im2col's exact columns are used instead
+  (_shift_pays).
+  Forward copies only the kernel's rows i, as shifts by whole rows, over the OH rows of each image
+  (grid.shifted_rows: KH*C_in rows, a third of the copy for 3x3), and multiplies them by every kernel column j at
+  once: the product's block j is kernel column j's share of each output, computed at the output's own position,
+  and the output adds it up from d_j positions along its row (grid.add_column_taps), straight into y.
   Measured, by rows took 0.81-0.91 of the whole column matrix's time for 32->32 at 16x16 and 64->64 at 8x8,
   0.94-1.00 for 16->16 at 32x32 (RESULTS.md, "Twenty-fourth session"). Not where channels widen: the product
   (KW times the output) costs more than the copy saves (1.4-2.2x the time for the first conv, 3 -> 16).
   The input gradient is the same computation run on dy with the kernel transposed and rotated by 180 degrees (a
   "full" convolution), so the shift path never needs col2im's slice-adds. It goes by kernel rows too, over the
-  H grid rows of each image that hold x: dy's rows shifted by whole grid rows (KH*C_out rows) times the kernel
+  H rows of each image: dy's rows shifted by whole rows (KH*C_out rows) times the kernel
   give each kernel column's share of dx, added up from d_j positions behind; and the same rows of dy times x's
   columns shifted by d_j (KW*C_in rows) give dW. Measured against one column matrix of dy (K*C_out rows over
   the whole grid) shared by dx and dW: backward 0.89-0.97 of the time on OpenBLAS's AVX2 kernels, 0.95-1.11 on
   its AVX-512 ones (16->16 at 32x32 the slowest); the ResNet-20 step 0.90-0.98 and 0.98-1.01 (RESULTS.md,
-  "Twenty-fifth session").
+  "Twenty-fifth session"). Until the twenty-seventh session x and dY were first copied onto a grid with zero
+  rows for the padding; reading them where they lie took XXX.
 - For stride > 1, where windows overlap (dilation 1), the input gradient is computed by phases instead of
   col2im: input row h + PH = SH*P + a (and likewise for columns) gets dY only from the taps i = a + SH*u, at dY
   row P - u. So each phase (a, b) of dx is a small stride-1 convolution of dY (a 2x2, 2x1, 1x2 and 1x1 piece of
   a 3x3 kernel at stride 2), computed with the shift path's contiguous column matrix of dY and written straight
   into its rows and columns of dx: no dcol, no slice-adds, no zero-filled padded gradient (_phase_spans).
-- The chunks are independent, so they run on both cores (tinycnn/parallel.py); backward runs its dW and dx
-  chunks side by side. The pads run on both cores too (parallel.copy); on the shift path each chunk is whole
-  images, so it writes its own output into y (or dx) while the product is still in the cache.
+- The chunks are independent, so they run on both cores (tinycnn/parallel.py); each chunk is whole images, so on
+  the shift path it writes its own output into y (or dx) while the product is still in the cache. The pads of
+  the other paths run on both cores too (parallel.copy).
 """
 from functools import partial
 
@@ -81,14 +83,17 @@ def _from_groups(dcol, K, G):
 def _shift_pays(C_in, C_out, H, W, KH, KW, PH, PW, DH, DW):
     """Whether a stride-1 convolution takes the shift path rather than im2col's, by what measured faster on one
     core (benchmarks/RESULTS.md, "Eleventh session"):
-    - not on maps so small that the padded grid is mostly padding: the shift path computed all Hp*Wp grid
-      positions for OH*OW valid ones, 16 for 9 on a 3x3 map with padding 1 (MAX_GRID_WASTE). That was measured
-      on the grid with padding columns (Wp wide), and the rule is kept as it was measured;
+    - not on maps so small that the padded grid is mostly padding: the shift path then computed all Hp*Wp
+      positions of a grid with zero rows and columns for the padding (each image's period below) for OH*OW valid
+      ones, 16 for 9 on a 3x3 map with padding 1 (MAX_GRID_WASTE). The path has since lost that grid (it now
+      computes only the output's rows), but the rule is kept as it was measured until it is measured again;
     - not when the convolution widens (C_out > C_in) from more than a few input channels: its output and its
       dY column matrix (K*C_out rows) are then the larger arrays, and the shift path copies them whole where
       im2col works image by image in the cache;
     - otherwise yes: contiguous copies, no col2im."""
-    positions = grid.period(H, KH, PH, DH) * grid.period(W, KW, PW, DW)
+    def period(size, kernel, padding, dilation):     # the pixels, then the padding between two images
+        return size + padding + max(0, padding - dilation * (kernel - 1))
+    positions = period(H, KH, PH, DH) * period(W, KW, PW, DW)
     valid = conv_output_size(H, KH, 1, PH, DH) * conv_output_size(W, KW, 1, PW, DW)
     return positions <= (1 + MAX_GRID_WASTE) * valid and (C_out <= C_in or C_in * KH * KW <= 32)
 
@@ -178,35 +183,32 @@ def conv2d_forward(x, W, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
     W_mat = _weight_matrix(W, G)
     x_c = x.transpose(1, 0, 2, 3)                                   # (C_in, N, H, W): contiguous from our layers
     if SH == SW == 1 and _shift_pays(C_in, C_out, H, Wd, KH, KW, PH, PW, DH, DW):
-        Hp, Wt, offsets, front, back = grid.layout(H, Wd, OW, KH, KW, PH, PW, DH, DW)
-        image = Hp * Wt                                                 # grid columns per image
-        src = grid.to_grid(x_c, Hp, Wt, PH, front, back)
+        Wt = max(Wd, OW)                                # positions per row: y's, or x's where y is narrower
+        offsets = [j * DW - PW for j in range(KW)]      # kernel column j reads x column ow + d_j
+        rows_i = [i * DH - PH for i in range(KH)]       # kernel row i reads x row oh + s_i
         y = xp.empty((C_out, N, OH, OW), dtype=xp.result_type(x, W))
         # by kernel rows, not where channels widen (see the module docstring), nor past the margins' reach
         by_rows = C_out <= C_in and max(abs(d) for d in offsets) <= grid.MARGIN
-        rows = OH * Wt if by_rows else image            # the grid columns of each image that products cover
         W_taps = grid.column_taps_weight(W, G) if by_rows else None
-        in_place = by_rows and OW == Wt                 # the grid's rows are y's: the taps add up straight into y
+        in_place = by_rows and OW == Wt                 # the rows of the taps' sums are y's: added straight in
 
         def forward_chunk(n0, n1):                      # Y = W_mat @ col for images n0..n1, into y
+            out = y[:, n0:n1].reshape(G, C_out // G, -1) if in_place else None
             if by_rows:                                 # kernel rows in the copy, kernel columns after the product
-                col = _by_group(grid.row_columns(src, front + n0 * image, n1 - n0, image, rows, KH, DH * Wt), KH, G)
+                col = _by_group(grid.shifted_rows(x_c, n0, n1, OH, Wt, [(s, 0) for s in rows_i]), KH, G)
                 m = col.shape[-1]
                 prods = grid.with_margins(xp, (G, KW * C_out // G, m), y.dtype)
                 _matmul(W_taps, col, prods[..., grid.MARGIN:grid.MARGIN + m])
-                out = y[:, n0:n1].reshape(G, C_out // G, -1) if in_place else None
-                y_grid = grid.add_column_taps(prods.reshape(G, KW, C_out // G, -1), m, Wt, offsets, out)
-            else:                                       # col[(i, j, c), t] = x_grid[c, t + i*DH*Wt + d_j]
-                col = grid.shift_columns(src, front + offsets[0] + n0 * image, front + offsets[0] + n1 * image,
-                                     KH, KW, DH * Wt, DW)
-                grid.zero_wrapped(col.reshape(KH, KW, C_in, -1), Wt, offsets)
-                col = _by_group(col, K, G)
-                y_grid = _matmul(W_mat, col, xp.empty((G, C_out // G, col.shape[-1]), dtype=y.dtype))
+                y_rows = grid.add_column_taps(prods.reshape(G, KW, C_out // G, -1), m, Wt, offsets, out)
+            else:                                       # col[(i, j, c), (n, oh, w)] = x[c, n, oh + s_i, w + d_j]
+                taps = [(s, d) for s in rows_i for d in offsets]
+                col = _by_group(grid.shifted_rows(x_c, n0, n1, OH, Wt, taps), K, G)
+                y_rows = _matmul(W_mat, col, xp.empty((G, C_out // G, col.shape[-1]), dtype=y.dtype))
             if not in_place:                                                  # crop, while it is in the cache
-                y[:, n0:n1] = y_grid.reshape(C_out, n1 - n0, -1, Wt)[:, :, :OH, :OW]
-        spans = _chunks(N, ((KH * C_in + KW * C_out) if by_rows else K * C_in) * rows)     # col (and prods)
+                y[:, n0:n1] = y_rows.reshape(C_out, n1 - n0, OH, Wt)[..., :OW]
+        spans = _chunks(N, ((KH * C_in + KW * C_out) if by_rows else K * C_in) * OH * Wt)   # col (and prods)
         parallel.run([partial(forward_chunk, n0, n1) for n0, n1 in spans], xp)
-        cache = ("shift", src)
+        cache = ("shift", x_c)
     else:
         x_pad = x_c                                                  # (C_in, N, Hp, Wp)
         if PH or PW:
@@ -236,88 +238,76 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
     db = dy_c.sum(axis=(1, 2, 3)) if need_db else None               # db = sum of dY over (n, oh, ow)
     dW_mat, dx = None, None
     if kind == "shift":
-        Hp, Wt, offsets, front, back = grid.layout(H, Wd, OW, KH, KW, PH, PW, DH, DW)
-        L, image = N * Hp * Wt, Hp * Wt                                  # grid columns in all, per image
-        dy_front = (KH - 1) * DH * Wt
-        # dY on the grid (rows Wt wide), zero where no output was computed, after a zero margin of dy_front
-        # columns: the input gradient below reads dY up to KH-1 kernel rows behind each position
-        dy_ext = grid.to_grid(dy_c, Hp, Wt, 0, dy_front, 0)
-        dy_grid = dy_ext[:, dy_front:]
+        x_c = saved                                                      # (C_in, N, H, W)
+        Wt = max(Wd, OW)                                                 # positions per row, as in forward
+        offsets = [j * DW - PW for j in range(KW)]
+        rows_i = [i * DH - PH for i in range(KH)]
         dx = xp.empty((C_in, N, H, Wd), dtype=dy.dtype) if need_dx else None
 
-        def dW_chunk(r0, r1):                          # grid rows r0..r1: dW.T = col @ dY.T (BLAS's faster order)
-            s, e = r0 * Wt, r1 * Wt
-            col = grid.shift_columns(saved, front + offsets[0] + s, front + offsets[0] + e, KH, KW, DH * Wt, DW)
-            grid.zero_wrapped(col.reshape(KH, KW, C_in, -1), Wt, offsets)
-            return _by_group(col, K, G) @ dy_grid[:, s:e].reshape(G, C_out // G, e - s).transpose(0, 2, 1)
-
-        # By kernel rows, as the forward, at the grid positions p of rows PH..PH+H-1 of each image (where x is):
-        #   dy_rows[(i', o), p] = dY[o, p - i*DH*Wt] = dy_ext[o, p + i'*DH*Wt]   (i = KH-1-i': row shifts, copied)
-        #   dx[c, p] = sum_{o, i, j} W[o, c, i, j] * dY[o, p - i*DH*Wt - d_j]               (a "full" convolution)
-        #            = sum_j prods[(j, c), p - d_j]   with prods = W_taps @ dy_rows,  W_taps[(j, c), (i', o)] =
-        #                                                                              W[o, c, i, j]
-        #   dW[o, c, i, j] = sum_p dY[o, p - i*DH*Wt] * x[c, p + d_j] = (dy_rows @ x_cols.T)[(i', o), (j, c)]
-        #                    with x_cols[(j, c), p] = x[c, p + d_j]                    (column shifts, copied)
-        # with each column shift kept on its row (grid.add_column_taps, grid.zero_wrapped). dx is wanted only in
-        # those rows, and dW's terms in the other rows all have a zero factor, x's padding rows.
-        rows = H * Wt
+        # By kernel rows, as the forward, at the positions (n, h, w) of x's rows (H of Wt positions per image):
+        #   dy_rows[(i', o), (n, h, w)] = dY[o, n, h - s_i, w]        (i = KH-1-i': dY's rows shifted, copied)
+        #   dx[c, h, w] = sum_{o, i, j} W[o, c, i, j] * dY[o, h - s_i, w - d_j]            (a "full" convolution)
+        #               = sum_j prods[(j, c), (h, w - d_j)]   with prods = W_taps @ dy_rows,
+        #                                                     W_taps[(j, c), (i', o)] = W[o, c, i, j]
+        #   dW[o, c, i, j] = sum_{h, w} dY[o, h - s_i, w] * x[c, h, w + d_j] = (dy_rows @ x_cols.T)[(i', o), (j, c)]
+        #                    with x_cols[(j, c), (n, h, w)] = x[c, n, h, w + d_j]     (x's columns shifted, copied)
+        # with each column shift kept on its row (grid.add_column_taps, grid.shifted_rows). dW's terms at dY's
+        # other rows all have a zero factor, x's padding rows.
         W_taps = W.reshape(G, C_out // G, Cg, KH, KW)[:, :, :, ::-1].transpose(0, 4, 2, 3, 1)   # [g, j, c, i', o]
         W_taps = W_taps.reshape(G, KW * Cg, KH * (C_out // G))
 
         def dx_chunk(n0, n1):                                   # images n0..n1: dx, and their share of dW_taps
-            start = n0 * image + PH * Wt                # x's first grid row; dy_ext holds it KH-1 kernel rows on
-            dy_rows = _by_group(grid.row_columns(dy_ext, start, n1 - n0, image, rows, KH, DH * Wt), KH, G)
+            dy_rows = grid.shifted_rows(dy_c, n0, n1, H, Wt, [(-s, 0) for s in reversed(rows_i)])
+            dy_rows = _by_group(dy_rows, KH, G)
             m = dy_rows.shape[-1]
             prods = grid.with_margins(xp, (G, KW * Cg, m), dy.dtype)
             _matmul(W_taps, dy_rows, prods[..., grid.MARGIN:grid.MARGIN + m])
-            out = dx[:, n0:n1].reshape(G, Cg, -1) if Wd == Wt else None            # dx's rows are the grid's
+            out = dx[:, n0:n1].reshape(G, Cg, -1) if Wd == Wt else None            # dx's rows are the products'
             dx_rows = grid.add_column_taps(prods.reshape(G, KW, Cg, -1), m, Wt, [-d for d in offsets], out)
             if out is None:
                 dx[:, n0:n1] = dx_rows.reshape(C_in, n1 - n0, H, Wt)[..., :Wd]              # while in the cache
             if need_dW:
-                x_cols = grid.row_columns(saved, front + offsets[0] + start, n1 - n0, image, rows, KW, DW)
-                grid.zero_wrapped(x_cols.reshape(KW, C_in, -1), Wt, offsets)
+                x_cols = grid.shifted_rows(x_c, n0, n1, H, Wt, [(0, d) for d in offsets])
                 return dy_rows @ _by_group(x_cols, KW, G).transpose(0, 2, 1)
 
-        # With far fewer input than output channels (an RGB image into the first conv) scatter dcol = W_mat.T @ dY
-        # (K*C_in rows) back instead. (Measured against a column matrix of dY with K*C_out rows, before backward
-        # went by kernel rows; dx_chunk's copy of dY has KH*C_out, still more than K*C_in where 4*C_in <= C_out.)
-        # Also where a column shift reaches past the margins.
+        # With far fewer input than output channels (an RGB image into the first conv) take the whole column
+        # matrix instead: dW.T = col @ dY.T, and dcol = W_mat.T @ dY (K*C_in rows) added back onto dx, the adjoint
+        # of the forward's copy. (Measured against a column matrix of dY with K*C_out rows, before backward went by
+        # kernel rows; dx_chunk's copy of dY has KH*C_out, still more than K*C_in where 4*C_in <= C_out.) Also
+        # where a column shift reaches past the margins.
         scatter = 4 * C_in <= C_out or max(abs(d) for d in offsets) > grid.MARGIN
-        dcol = xp.empty((G, K * Cg, L), dtype=dy.dtype) if need_dx and scatter else None
+        taps = [(s, d) for s in rows_i for d in offsets]
         W_mat = _weight_matrix(W, G)
+        if need_dx and scatter:
+            dx[...] = 0
 
-        def dcol_chunk(s, e):                                                            # dcol = W_mat.T @ dY
-            _matmul(W_mat.transpose(0, 2, 1), dy_grid[:, s:e].reshape(G, C_out // G, e - s), dcol[:, :, s:e])
+        def whole_chunk(n0, n1):        # images n0..n1 by the whole column matrix; dW.T = col @ dY.T (BLAS's order)
+            dy_g = grid.shifted_rows(dy_c, n0, n1, OH, Wt, [(0, 0)]).reshape(G, C_out // G, -1)   # zero past OW
+            if need_dx:
+                dcol = _matmul(W_mat.transpose(0, 2, 1), dy_g, xp.empty((G, K * Cg, dy_g.shape[-1]), dy.dtype))
+                grid.add_shifted_rows(dx, n0, n1, _from_groups(dcol, K, G), OH, Wt, taps)
+            if need_dW:
+                return _by_group(grid.shifted_rows(x_c, n0, n1, OH, Wt, taps), K, G) @ dy_g.transpose(0, 2, 1)
 
         shared = need_dx and not scatter                                 # dx_chunk computes dW as well
-        dW_spans = _chunks(N * Hp, K * C_in * Wt) if need_dW and not shared else []
-        per_image = (KH * C_out + 2 * KW * C_in) * rows                  # dy_rows, x_cols and prods
-        dx_spans = [] if not need_dx else _chunks(L, K * C_in) if scatter else _chunks(N, per_image)
-        tasks = [partial(dW_chunk, s, e) for s, e in dW_spans]
-        tasks += [partial(dcol_chunk if scatter else dx_chunk, s, e) for s, e in dx_spans]
-        parts = parallel.run(tasks, xp)
+        if shared:
+            spans = _chunks(N, (KH * C_out + 2 * KW * C_in) * H * Wt)   # dy_rows, x_cols and prods
+        else:
+            spans = _chunks(N, (K * C_in + C_out) * OH * Wt)            # col (or dcol) and dY
+        parts = parallel.run([partial(dx_chunk if shared else whole_chunk, n0, n1) for n0, n1 in spans], xp)
         if need_dW and shared:                                  # rows (i', o), columns (j, c) -> (o, (i, j, c))
             dW_taps = sum(parts).reshape(G, KH, C_out // G, KW, Cg)
             dW_mat = dW_taps[:, ::-1].transpose(0, 2, 1, 3, 4).reshape(G, C_out // G, K * Cg)
         elif need_dW:
-            dW_mat = sum(parts[:len(dW_spans)]).transpose(0, 2, 1)
-        if need_dx and scatter:                     # dx[c, t + i*DH*Wt + d_j] += dcol[(i, j, c), t], on t's row
-            dcol = _from_groups(dcol, K, G).reshape(KH, KW, C_in, L)
-            grid.zero_wrapped(dcol, Wt, offsets)
-            dx_ext = xp.zeros((C_in, front + L + back), dtype=dy.dtype)
-            for i in range(KH):
-                for j, d in enumerate(offsets):
-                    at = front + i * DH * Wt + d
-                    dx_ext[:, at:at + L] += dcol[i, j]
-            parallel.copy(dx, dx_ext[:, front:front + L].reshape(C_in, N, Hp, Wt)[:, :, PH:PH + H, :Wd])
+            dW_mat = sum(parts).transpose(0, 2, 1)
     else:
         x_pad = saved
         # by phases where windows overlap (col2im would add), at stride > 1: see the module docstring
         phases = need_dx and (SH > 1 or SW > 1) and (KH > SH or KW > SW) and DH == DW == 1
         by_col2im = need_dx and not phases
         dx_pad = xp.zeros(x_pad.shape, dtype=dy.dtype) if by_col2im else None
-        dx = xp.empty((C_in, N, H, Wd), dtype=dy.dtype) if need_dx else None
+        unpadded = by_col2im and not (PH or PW)                 # col2im adds straight into dx: no crop to copy
+        dx = dx_pad if unpadded else xp.empty((C_in, N, H, Wd), dtype=dy.dtype) if need_dx else None
         W_mat = _weight_matrix(W, G)
         if phases:
             # dY on a grid of Hg x Wg per image (zeros past OH x OW), after `front` zeros: row block (u', v') of
@@ -357,7 +347,7 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
         parts = parallel.run([partial(backward_images, n0, n1) for n0, n1 in spans], xp)
         if need_dW:
             dW_mat = sum(parts).transpose(0, 2, 1)
-        if by_col2im:
+        if by_col2im and not unpadded:
             parallel.copy(dx, dx_pad[:, :, PH:PH + H, PW:PW + Wd])
     dW = None
     if need_dW:

@@ -1,72 +1,85 @@
-"""The grid that stride-1 convolutions run on (tinycnn/functional/conv.py's shift path), and its copies.
+"""The column matrices of stride-1 convolutions (tinycnn/functional/conv.py's shift path), read straight from the
+activations, and the sums that take a kernel column's share along a row.
 
-Each channel's images lie one after another on one row (layout): each image as Hp grid rows of W positions, with
-zero rows for its padding above and below (shared by neighbouring images, period) and no padding columns. Kernel
-offset (i, j) is then a plain shift by i*DH*W + d_j along that row, d_j = j*DW - PW, so a column matrix is made of
-contiguous slices of it (shift_columns, row_columns). Where a window's column ow + d_j lies in the padding, left or
-right of x, that shift lands on the last or first columns of the neighbouring grid row instead; those entries are
-zeroed after the copy (zero_wrapped), a few columns per row.
+A chunk of images is computed at the positions (n, r, w) of R rows of Wt positions per image: the output's rows
+(Wt = OW; wider only where the output is narrower than x, so that the rows are x's). A column matrix holds, for
+each kernel tap (s, d), a's values shifted by s rows and d columns (shifted_rows):
+
+    col[(k, c), (n, r, w)] = a[c, n, r + s_k, w + d_k]         (zero where that is off the image: the padding)
+
+Where Wt equals a's width, each tap's rows of an image are one contiguous stretch of a, copied at once; a shift d
+along it lands w + d past the row's edge on the neighbouring row instead, and those few entries per row are zeroed
+after the copy. So no padded copy of x or dY is made: until the twenty-seventh session the path copied both onto a
+grid with zero rows for the padding first (benchmarks/RESULTS.md, "Twenty-seventh session").
 
 A chunk's arrays keep MARGIN zeros either side of every row (with_margins), so that a kernel column's share can be
 read from up to MARGIN positions along the row without edge cases (add_column_taps).
-
-Until the twenty-sixth session the grid had padding columns too (W + 1 positions per row for a 3x3 kernel with
-padding 1), so every product and copy covered one position in W + 1 that held no output. Without them, in-process
-against that grid: forward 0.85-0.93 of the time on OpenBLAS's AVX2 kernels, 0.82-1.01 on its AVX-512 ones
-(16->16 at 32x32 the least gain); backward 0.88-1.00 and 0.89-1.02; the ResNet-20 step 0.92-0.94 and 0.94-0.99
-(benchmarks/RESULTS.md, "Twenty-sixth session").
 """
 import numpy as np
 
-from .. import parallel
 from ..backend import get_array_module
 
 MARGIN = 16   # positions either side of a chunk's rows (with_margins): add_column_taps's farthest reach
 
 
-def period(size, kernel, padding, dilation):
-    """The period of the stride-1 grid along one axis: P zeros, the `size` pixels, then only the zeros that the
-    next period's leading P zeros do not already supply: the bottom padding of one image is the top padding of
-    the next, and the output still fits. (Across a row, the grid before the twenty-sixth session, which
-    conv._shift_pays's measured rule still counts, shared the right padding of one row as the next one's left.)"""
-    return size + padding + max(0, padding - dilation * (kernel - 1))
+def shifted_rows(a, n0, n1, R, Wt, taps):
+    """The column matrix of images n0..n1 of a (C, N, Ha, Wa), taps = [(s, d), ...]: rows (k, c), columns
+    (n, r, w) for r < R, w < Wt, in an array with margins (with_margins):
 
+        col[(k, c), (n, r, w)] = a[c, n0 + n, r + s_k, w + d_k],   zero where that row or column is off a
 
-def layout(H, W, OW, KH, KW, PH, PW, DH, DW):
-    """The stride-1 shift path's grid: each image as Hp rows (period) of Wt = W positions (more only where
-    the padding makes the output wider than x), x at rows PH..PH+H-1, columns 0..W-1, zeros elsewhere; one row
-    per channel holds the images one after another, after `front` zeros and followed by `back`:
-
-        x[n, c, h, w] = src[c, front + n*Hp*Wt + (PH + h)*Wt + w]
-
-    d_j = j*DW - PW (the offsets) is how far kernel column j reaches along a row: output column ow reads x
-    column ow + d_j. `front` is the first window's reach to the left, `back` the last one's below and right.
-    Returns Hp, Wt, offsets, front, back."""
-    Hp, Wt = period(H, KH, PH, DH), max(W, OW)
-    offsets = [j * DW - PW for j in range(KW)]
-    return Hp, Wt, offsets, PW, (KH - 1) * DH * Wt + max(0, offsets[-1])
-
-
-def to_grid(a, Hp, Wt, top, front, back):
-    """a (C, N, h, w) laid on a grid (layout): one row per channel, `front` zeros, then N images of Hp rows of Wt
-    positions each with a at rows top..top+h-1, columns 0..w-1, then `back` zeros. Writing only the zeros
-    around a, rather than zeroing the whole array before the copy, took 0.80-0.87 of the time at 32x32 and
-    16x16 on one core (1.07 at 8x8)."""
+    The forward's kernel rows (taps (i*DH - PH, 0)), and in backward dY's kernel rows and x's kernel columns."""
     xp = get_array_module(a)
-    C, N, h, w = a.shape
-    grid = xp.empty((C, front + N * Hp * Wt + back), dtype=a.dtype)
-    grid[:, :front] = 0
-    grid[:, front + N * Hp * Wt:] = 0
-    images = grid[:, front:front + N * Hp * Wt].reshape(C, N, Hp, Wt)
-    images[:, :, :top] = 0
-    images[:, :, top + h:] = 0
-    images[:, :, top:top + h, w:] = 0
-    parallel.copy(images[:, :, top:top + h, :w], a)
-    return grid
+    C, _, Ha, Wa = a.shape
+    n, m = n1 - n0, (n1 - n0) * R * Wt
+    col = with_margins(xp, (len(taps) * C, m), a.dtype)[:, MARGIN:MARGIN + m]
+    images = a[:, n0:n1].reshape(C, n, Ha * Wa) if Wt == Wa else None      # a view: (h, w) contiguous in a
+    for box, (s, d) in zip(col.reshape(len(taps), C, n, R, Wt), taps):
+        r0, r1 = min(max(0, -s), R), max(min(R, Ha - s), 0)           # the rows r whose row r + s is in a
+        r1 = max(r0, r1)
+        if r0 > 0:
+            box[:, :, :r0] = 0
+        if r1 < R:
+            box[:, :, r1:] = 0
+        if r0 == r1:
+            continue
+        rows = box[:, :, r0:r1]
+        if Wt != Wa:                    # rows of different widths: the part of each row that is in a
+            w0, w1 = min(max(0, -d), Wt), max(min(Wt, Wa - d), 0)
+            w1 = max(w0, w1)
+            rows[..., w0:w1] = a[:, n0:n1, r0 + s:r1 + s, w0 + d:w1 + d]
+            rows[..., :w0] = 0
+            rows[..., w1:] = 0
+        elif d == 0:
+            rows[...] = a[:, n0:n1, r0 + s:r1 + s]
+        else:                           # rows r0..r1 of an image: one stretch of a, shifted by (r0 + s)*Wa + d
+            run, start = rows.reshape(C, n, -1), (r0 + s) * Wa + d
+            q0 = max(0, -start)
+            q1 = max(q0, min(run.shape[-1], Ha * Wa - start))
+            run[:, :, q0:q1] = images[:, :, start + q0:start + q1]       # (q0, q1: not past a's first and last)
+            if d > 0:                   # w + d off the row (on the next one): the padding
+                rows[..., max(Wt - d, 0):] = 0
+            else:
+                rows[..., :min(-d, Wt)] = 0
+    return col
+
+
+def add_shifted_rows(out, n0, n1, col, R, Wt, taps):
+    """The adjoint of shifted_rows (col2im for the shift path): for every tap (s, d) of col (rows (k, c),
+    columns (n, r, w)), out[c, n0 + n, r + s, w + d] += col[(k, c), (n, r, w)] wherever that is in out."""
+    C, _, Ha, Wa = out.shape
+    n = n1 - n0
+    for box, (s, d) in zip(col.reshape(len(taps), C, n, R, Wt), taps):
+        r0, r1 = max(0, -s), min(R, Ha - s)
+        w0, w1 = max(0, -d), min(Wt, Wa - d)
+        if r0 < r1 and w0 < w1:
+            out[:, n0:n1, r0 + s:r1 + s, w0 + d:w1 + d] += box[:, :, r0:r1, w0:w1]
+    return out
 
 
 def shift_columns(src, start, stop, KH, KW, step_i, step_j):
-    """Columns start..stop of the stride-1 column matrix of src (C, length), rows (i, j, c):
+    """Columns start..stop of the column matrix of a grid src (C, length) that holds each image's rows one after
+    another (the phases of a strided convolution's input gradient lay dY out so), rows (i, j, c):
 
         col[(i, j, c), q] = src[c, start + q + i*step_i + j*step_j]     (shift_k = i*step_i + j*step_j)
 
@@ -78,24 +91,6 @@ def shift_columns(src, start, stop, KH, KW, step_i, step_j):
     view = xp.lib.stride_tricks.as_strided(src[:, start:], shape=(KH, KW, C, m),
                                            strides=(step_i * item, step_j * item, src.strides[0], item))
     return xp.ascontiguousarray(view).reshape(KH * KW * C, m)
-
-
-def row_columns(src, start, images, image, rows, taps, step):
-    """A column matrix on the grid with one shift per row block: rows (i, c), columns (n, r) for images
-    n < `images` (each `image` columns apart, from column `start`) and `rows` grid columns of each:
-
-        col[(i, c), (n, r)] = src[c, start + n*image + i*step + r]         for i < taps
-
-    The forward's kernel rows (step = DH*Wt, whole grid rows), and in backward dY's kernel rows and x's kernel
-    columns (step = DW). One strided view of src, copied once (see shift_columns), into rows with margins
-    (with_margins)."""
-    xp = get_array_module(src)
-    C, item, m = src.shape[0], src.itemsize, images * rows
-    view = xp.lib.stride_tricks.as_strided(src[:, start:], shape=(taps, C, images, rows),
-                                           strides=(step * item, src.strides[0], image * item, item))
-    col = with_margins(xp, (taps * C, m), src.dtype)[:, MARGIN:MARGIN + m]
-    col.reshape(taps, C, images, rows)[...] = view
-    return col
 
 
 def with_margins(xp, shape, dtype):
@@ -113,9 +108,8 @@ def with_margins(xp, shape, dtype):
 
 def zero_wrapped(a, row, offsets):
     """Zero a[..., j, :, t] wherever t + offsets[j] is off t's own row (rows of `row` positions, a's last axis
-    a whole number of them). On a grid without padding columns, a window's column ow + d past either edge of x
-    is padding, but a flat shift by d lands it on the neighbouring row's first or last columns instead: those
-    are the entries zeroed."""
+    a whole number of them): a flat shift by offsets[j] would read the neighbouring row's first or last columns
+    there, where the window reads padding."""
     for j, d in enumerate(offsets):
         by_row = a[..., j, :, :].reshape(a.shape[:-3] + (a.shape[-2], -1, row))      # a view: splits the last axis
         k = min(abs(d), row)
@@ -135,7 +129,7 @@ def add_column_taps(prods, n, row, offsets, out=None):
     """y[g, o, t] = sum_j P[g, j, o, t + offsets[j]] over the j for which t + offsets[j] is on t's row (rows of
     `row` positions); prods (G, KW, C/G, ...) from with_margins holds P (G, KW, C/G, n), returns y (G, C/G, n).
 
-    P[:, j] is kernel column j's share of every output, computed at the output's own grid position t; the output
+    P[:, j] is kernel column j's share of every output, computed at the output's own position t; the output
     at t takes it from t + offsets[j], that column's position. Where that is off t's row, the window reads x's
     padding there: those entries of P are zeroed first, and the margins are zeros past either end."""
     xp = get_array_module(prods)
