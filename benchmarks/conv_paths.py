@@ -1,8 +1,8 @@
 """The two ways tinycnn computes a stride-1 convolution, side by side on one core: the shift path (contiguous
-column copies on the padded grid, dx as a "full" convolution) and im2col's (exact columns image by image, dx by
+column copies read straight from x, dx as a "full" convolution) and im2col's (exact columns image by image, dx by
 col2im). tinycnn.functional.conv._shift_pays picks one by shape; this measures both for the shapes of the
-make-train network (fastnet (64, 128, 256)) and of ResNet-20, then a whole one-core training step of each model
-with the rule against the shift path everywhere (the rule before the eleventh session), steps taken in turns.
+make-train network (fastnet (64, 128, 256)) and of ResNet-20, and for other kernels and small maps, then a whole
+one-core training step of each model with the rule against the shift path everywhere, steps taken in turns.
 
     python benchmarks/conv_paths.py [--batch 32] [--repeats 12]
 
@@ -23,24 +23,32 @@ from harness import median_times, training_step  # noqa: E402
 import tinycnn  # noqa: E402
 from tinycnn import models, parallel  # noqa: E402
 from tinycnn.functional import conv  # noqa: E402
+from tinycnn.functional.im2col import conv_output_size  # noqa: E402
 
-SHAPES = [  # (C_in, C_out, map size), all 3x3 kernels with padding 1
-    (24, 64, 31), (64, 64, 15), (64, 128, 15), (128, 128, 7), (128, 256, 7), (256, 256, 3),   # fastnet
-    (3, 16, 32), (16, 16, 32), (32, 32, 16), (64, 64, 8)]                                     # ResNet-20
+SHAPES = [  # (C_in, C_out, map size, kernel, padding, dilation)
+    (24, 64, 31, 3, 1, 1), (64, 64, 15, 3, 1, 1), (64, 128, 15, 3, 1, 1), (128, 128, 7, 3, 1, 1),   # fastnet
+    (128, 256, 7, 3, 1, 1), (256, 256, 3, 3, 1, 1),
+    (3, 16, 32, 3, 1, 1), (16, 16, 32, 3, 1, 1), (32, 32, 16, 3, 1, 1), (64, 64, 8, 3, 1, 1),      # ResNet-20
+    (16, 64, 32, 3, 1, 1), (64, 256, 8, 1, 0, 1), (256, 64, 8, 1, 0, 1), (3, 64, 32, 7, 3, 1),     # other kernels
+    (32, 32, 16, 5, 2, 1), (64, 64, 16, 3, 2, 2), (32, 32, 16, 3, 0, 1), (32, 32, 16, 2, 0, 1),
+    (128, 128, 4, 3, 1, 1), (64, 64, 2, 3, 1, 1), (512, 512, 2, 3, 1, 1),                           # small maps
+    (64, 64, 1, 3, 1, 1), (256, 256, 1, 3, 1, 1), (512, 512, 1, 1, 0, 1)]
 RULE = conv._shift_pays
 
 
-def path_times(C_in, C_out, size, batch, repeats, shift):
+def path_times(C_in, C_out, size, kernel, padding, dilation, batch, repeats, shift):
     """Median ms of forward, dW and dx of one convolution with the path forced."""
     conv._shift_pays = lambda *shape: shift
     rng = np.random.default_rng(0)
     x = rng.standard_normal((C_in, batch, size, size), dtype=np.float32).transpose(1, 0, 2, 3)  # channels-major
-    W = rng.standard_normal((C_out, C_in, 3, 3), dtype=np.float32)
-    dy = rng.standard_normal((C_out, batch, size, size), dtype=np.float32).transpose(1, 0, 2, 3)
+    W = rng.standard_normal((C_out, C_in, kernel, kernel), dtype=np.float32)
+    args = (None, (1, 1), (padding, padding), (dilation, dilation), 1)
+    out = conv_output_size(size, kernel, 1, padding, dilation)
+    dy = rng.standard_normal((C_out, batch, out, out), dtype=np.float32).transpose(1, 0, 2, 3)
     times = [], [], []
     for r in range(repeats + 2):
         t0 = time.perf_counter()
-        _, cache = conv.conv2d_forward(x, W, None, (1, 1), (1, 1), (1, 1), 1)
+        _, cache = conv.conv2d_forward(x, W, *args)
         t1 = time.perf_counter()
         conv.conv2d_backward(dy, cache, need_dx=False, need_db=False)
         t2 = time.perf_counter()
@@ -75,15 +83,20 @@ def main():
     parser.add_argument("--repeats", type=int, default=12)
     args = parser.parse_args()
     print(f"one core, batch {args.batch}, medians of {args.repeats} (ms)\n")
-    print("| convolution | rule picks | forward shift / im2col | dW shift / im2col | dx shift / im2col |")
-    print("|---|---|---:|---:|---:|")
+    print("| convolution | rule picks | forward shift / im2col | dW shift / im2col | dx shift / im2col | "
+          "all three, shift / im2col |")
+    print("|---|---|---:|---:|---:|---:|")
     with parallel.cores(1):
-        for C_in, C_out, size in SHAPES:
-            rule = "shift" if RULE(C_in, C_out, size, size, 3, 3, 1, 1, 1, 1) else "im2col"
-            a = path_times(C_in, C_out, size, args.batch, args.repeats, True)
-            b = path_times(C_in, C_out, size, args.batch, args.repeats, False)
+        for shape in SHAPES:
+            C_in, C_out, size, kernel, padding, dilation = shape
+            out = conv_output_size(size, kernel, 1, padding, dilation)
+            rule = "shift" if RULE(out, out) else "im2col"
+            a = path_times(*shape, args.batch, args.repeats, True)
+            b = path_times(*shape, args.batch, args.repeats, False)
             cells = " | ".join(f"{u:.2f} / {v:.2f}" for u, v in zip(a, b))
-            print(f"| {C_in}->{C_out}, {size}x{size} | {rule} | {cells} |", flush=True)
+            name = f"{C_in}->{C_out}, {size}x{size}" + (f", {kernel}x{kernel} p{padding} d{dilation}"
+                                                           if (kernel, padding, dilation) != (3, 1, 1) else "")
+            print(f"| {name} | {rule} | {cells} | {sum(a) / sum(b):.2f} |", flush=True)
         print("\n| one-core training step | rule (ms) | shift everywhere (ms) | rule / shift |")
         print("|---|---:|---:|---:|")
         for name in ("fastnet", "resnet20"):

@@ -19,15 +19,15 @@ What makes this fast in NumPy without changing the math:
   a shift of x by i*DH - PH rows and j*DW - PW columns, and the rows of an image it covers are one contiguous
   stretch of x, so each offset's block is one large copy, with zeros where the window reaches the padding.
   The output is computed at the positions of its own rows, OH x OW per image, with no padded copy of x or dY.
-  On small maps (3x3) and for convolutions that widen the channels, im2col's exact columns are used instead
-  (_shift_pays).
+  Only where each image has a single output position are im2col's exact columns used instead (_shift_pays).
   Forward copies only the kernel's rows i, as shifts by whole rows, over the OH rows of each image
   (grid.shifted_rows: KH*C_in rows, a third of the copy for 3x3), and multiplies them by every kernel column j at
   once: the product's block j is kernel column j's share of each output, computed at the output's own position,
   and the output adds it up from d_j positions along its row (grid.add_column_taps), straight into y.
   Measured, by rows took 0.81-0.91 of the whole column matrix's time for 32->32 at 16x16 and 64->64 at 8x8,
-  0.94-1.00 for 16->16 at 32x32 (RESULTS.md, "Twenty-fourth session"). Not where channels widen: the product
-  (KW times the output) costs more than the copy saves (1.4-2.2x the time for the first conv, 3 -> 16).
+  0.94-1.00 for 16->16 at 32x32 (RESULTS.md, "Twenty-fourth session"). Not where channels widen fourfold or
+  more: the product (KW times the output) then costs more than the copy saves (1.15x the time for the first conv,
+  3 -> 16; 1.01-1.05x for 16 -> 64; 0.90-1.00 where they double, "Twenty-seventh session").
   The input gradient is the same computation run on dy with the kernel transposed and rotated by 180 degrees (a
   "full" convolution), so the shift path never needs col2im's slice-adds. It goes by kernel rows too, over the
   H rows of each image: dy's rows shifted by whole rows (KH*C_out rows) times the kernel
@@ -58,7 +58,6 @@ from . import grid
 from .im2col import col2im, conv_output_size, im2col
 
 CHUNK = 3 << 18   # floats per column-matrix chunk (3 MiB in float32); RESULTS.md, "Twenty-third session"
-MAX_GRID_WASTE = 0.5    # see _shift_pays; measured in benchmarks/RESULTS.md ("Eleventh session")
 SMALL_GEMM = 1_000_000  # see _matmul: the most multiply-adds OpenBLAS's unpacked "small matrix" kernels take
 MIN_PIECE = 64          # columns: _matmul cuts no narrower pieces than this
 SMALL_GEMM_CORES = ("SkylakeX", "Cooperlake", "SapphireRapids")   # OpenBLAS's x86 kernels that have them
@@ -82,22 +81,14 @@ def _from_groups(dcol, K, G):
     return dcol.reshape(G, K, -1, m).transpose(1, 0, 2, 3).reshape(-1, m)
 
 
-def _shift_pays(C_in, C_out, H, W, KH, KW, PH, PW, DH, DW):
-    """Whether a stride-1 convolution takes the shift path rather than im2col's, by what measured faster on one
-    core (benchmarks/RESULTS.md, "Eleventh session"):
-    - not on maps so small that the padded grid is mostly padding: the shift path then computed all Hp*Wp
-      positions of a grid with zero rows and columns for the padding (each image's period below) for OH*OW valid
-      ones, 16 for 9 on a 3x3 map with padding 1 (MAX_GRID_WASTE). The path has since lost that grid (it now
-      computes only the output's rows), but the rule is kept as it was measured until it is measured again;
-    - not when the convolution widens (C_out > C_in) from more than a few input channels: its output and its
-      dY column matrix (K*C_out rows) are then the larger arrays, and the shift path copies them whole where
-      im2col works image by image in the cache;
-    - otherwise yes: contiguous copies, no col2im."""
-    def period(size, kernel, padding, dilation):     # the pixels, then the padding between two images
-        return size + padding + max(0, padding - dilation * (kernel - 1))
-    positions = period(H, KH, PH, DH) * period(W, KW, PW, DW)
-    valid = conv_output_size(H, KH, 1, PH, DH) * conv_output_size(W, KW, 1, PW, DW)
-    return positions <= (1 + MAX_GRID_WASTE) * valid and (C_out <= C_in or C_in * KH * KW <= 32)
+def _shift_pays(OH, OW):
+    """Whether a stride-1 convolution takes the shift path rather than im2col's: on every map but a single
+    output position per image. Measured on one core (`python benchmarks/conv_paths.py`; RESULTS.md,
+    "Twenty-seventh session"), forward and backward, the shift path took 0.52-1.00 of im2col's time from 2x2
+    maps up, widening convolutions, 1x1, 5x5, 7x7 and dilated kernels included, and 1.10-1.58x at 1x1 maps.
+    (Until the shift path read x where it lies, its grid of padded images made it lose on small maps and where
+    channels widen: the rule before kept those for im2col, "Eleventh session".)"""
+    return OH * OW > 1
 
 
 def _phase_spans(size, kernel, stride, padding, out_size):
@@ -184,13 +175,14 @@ def conv2d_forward(x, W, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
     OH, OW = conv_output_size(H, KH, SH, PH, DH), conv_output_size(Wd, KW, SW, PW, DW)
     W_mat = _weight_matrix(W, G)
     x_c = x.transpose(1, 0, 2, 3)                                   # (C_in, N, H, W): contiguous from our layers
-    if SH == SW == 1 and _shift_pays(C_in, C_out, H, Wd, KH, KW, PH, PW, DH, DW):
+    if SH == SW == 1 and _shift_pays(OH, OW):
         Wt = max(Wd, OW)                                # positions per row: y's, or x's where y is narrower
         offsets = [j * DW - PW for j in range(KW)]      # kernel column j reads x column ow + d_j
         rows_i = [i * DH - PH for i in range(KH)]       # kernel row i reads x row oh + s_i
         y = xp.empty((C_out, N, OH, OW), dtype=xp.result_type(x, W))
-        # by kernel rows, not where channels widen (see the module docstring), nor past the margins' reach
-        by_rows = C_out <= C_in and max(abs(d) for d in offsets) <= grid.MARGIN
+        # by kernel rows, not where channels widen fourfold or more (see the module docstring), nor past the
+        # margins' reach
+        by_rows = 4 * C_in > C_out and max(abs(d) for d in offsets) <= grid.MARGIN
         W_taps = grid.column_taps_weight(W, G) if by_rows else None
         in_place = by_rows and OW == Wt                 # the rows of the taps' sums are y's: added straight in
 
