@@ -90,6 +90,17 @@ def test_shift_path_reaching_past_a_whole_image_row(xp, monkeypatch):
     check_stride_one_cases(xp, "shift", cases)
 
 
+def test_shift_path_widening_fourfold_equals_naive(xp):
+    """Where a convolution widens the channels fourfold or more (an RGB image into the first conv), the shift path
+    takes the whole column matrix forward and scatters dcol back (not by kernel rows): those branches too."""
+    rng = np.random.default_rng(8)
+    cases = []
+    for C_in, C_out, G, K, P in [(1, 4, 1, 3, 1), (3, 16, 1, 3, 1), (2, 12, 2, 3, 0), (2, 8, 1, 5, 2), (1, 6, 1, 2, 1)]:
+        cases.append(dict(x=rng.standard_normal((3, C_in, 5, 6)), W=rng.standard_normal((C_out, C_in // G, K, K)),
+                          b=rng.standard_normal(C_out), stride=(1, 1), padding=(P, P), dilation=(1, 1), groups=G))
+    check_stride_one_cases(xp, "shift", cases)
+
+
 def check_stride_one_cases(xp, kind, cases=None):
     """The stride-1 cases of random_conv_cases(150, seed=4) (or `cases`) through the path `kind`: y, dx and dW
     against the naive loops, the gradients together and each alone."""
