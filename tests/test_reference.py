@@ -95,7 +95,8 @@ def test_shift_path_widening_fourfold_equals_naive(xp):
     takes the whole column matrix forward and scatters dcol back (not by kernel rows): those branches too."""
     rng = np.random.default_rng(8)
     cases = []
-    for C_in, C_out, G, K, P in [(1, 4, 1, 3, 1), (3, 16, 1, 3, 1), (2, 12, 2, 3, 0), (2, 8, 1, 5, 2), (1, 6, 1, 2, 1)]:
+    shapes = [(1, 4, 1, 3, 1), (3, 16, 1, 3, 1), (2, 12, 2, 3, 0), (2, 8, 1, 5, 2), (1, 6, 1, 2, 1)]
+    for C_in, C_out, G, K, P in shapes:                                  # K x K kernels, padding P, G groups
         cases.append(dict(x=rng.standard_normal((3, C_in, 5, 6)), W=rng.standard_normal((C_out, C_in // G, K, K)),
                           b=rng.standard_normal(C_out), stride=(1, 1), padding=(P, P), dilation=(1, 1), groups=G))
     check_stride_one_cases(xp, "shift", cases)
@@ -156,20 +157,29 @@ def test_strided_conv_input_gradient_by_phases_equals_naive(xp, monkeypatch, pie
 
 def test_phase_spans_cover_every_input_position_once():
     """Each input position h belongs to exactly one phase, whose taps are those i with (h + padding - i) a
-    multiple of the stride, reaching dY rows inside the grid."""
+    multiple of the stride."""
     from tinycnn.functional.conv import _phase_spans
     for size, kernel, stride, padding in [(32, 3, 2, 1), (7, 4, 3, 2), (5, 2, 3, 0), (9, 5, 2, 3), (6, 3, 3, 0)]:
-        out = conv_output_size(size, kernel, stride, padding)
-        U, grid, spans = _phase_spans(size, kernel, stride, padding, out)
         seen = []
-        for a, (taps, h0, P0, count) in enumerate(spans):
+        for a, (taps, h0, P0, count) in enumerate(_phase_spans(size, kernel, stride, padding)):
             hs = range(h0, size, stride)
             assert len(hs) == count and taps == len(range(a, kernel, stride))
             for k, h in enumerate(hs):
-                assert h + padding == stride * (P0 + k) + a and P0 + k < grid
+                assert h + padding == stride * (P0 + k) + a
             seen += hs
         assert sorted(seen) == list(range(size))
-        assert grid >= out + U - 1
+
+
+def test_strided_input_gradient_phases_share_one_column_matrix():
+    """A 3x3 kernel at stride 2 has phases of 4, 2, 2 and 1 taps; all four read the 4 shifts of dY in one column
+    matrix, and with the shifts in decreasing order they span 10 of its blocks in all (one zero block)."""
+    from tinycnn.functional.conv import _phase_spans, _phases
+    spans = _phase_spans(16, 3, 2, 1)
+    taps, phases = _phases(np.ones((4, 2, 3, 3)), 1, (2, 2), spans, spans)
+    assert sorted(taps, reverse=True) == taps and len(taps) == 4
+    blocks = [W_ph.reshape(2, -1, 4) for W_ph, *_ in phases]              # (C_in, blocks, C_out) per phase
+    assert sum(w.shape[1] for w in blocks) == 10
+    assert sum(int((w != 0).any(axis=(0, 2)).sum()) for w in blocks) == 9      # the blocks that hold taps
 
 
 @pytest.mark.parametrize("columns", [300, 280, 64, 40])
