@@ -1,5 +1,6 @@
-"""The column matrices of stride-1 convolutions (tinycnn/functional/conv.py's shift path), read straight from the
-activations, and the sums that take a kernel column's share along a row.
+"""The column matrices of stride-1 convolutions (tinycnn/functional/conv.py's shift path) and of a strided
+convolution's input gradient (its phases), read straight from the activations, and the sums that take a kernel
+column's share along a row.
 
 A chunk of images is computed at the positions (n, r, w) of R rows of Wt positions per image: the output's rows
 (Wt = OW; wider only where the output is narrower than x, so that the rows are x's). A column matrix holds, for
@@ -28,7 +29,8 @@ def shifted_rows(a, n0, n1, R, Wt, taps):
 
         col[(k, c), (n, r, w)] = a[c, n0 + n, r + s_k, w + d_k],   zero where that row or column is off a
 
-    The forward's kernel rows (taps (i*DH - PH, 0)), and in backward dY's kernel rows and x's kernel columns."""
+    The forward's kernel rows (taps (i*DH - PH, 0)), in backward dY's kernel rows and x's kernel columns, and the
+    shifts of dY that the phases of a strided convolution's input gradient read."""
     xp = get_array_module(a)
     C, _, Ha, Wa = a.shape
     n, m = n1 - n0, (n1 - n0) * R * Wt
@@ -75,22 +77,6 @@ def add_shifted_rows(out, n0, n1, col, R, Wt, taps):
         if r0 < r1 and w0 < w1:
             out[:, n0:n1, r0 + s:r1 + s, w0 + d:w1 + d] += box[:, :, r0:r1, w0:w1]
     return out
-
-
-def shift_columns(src, start, stop, KH, KW, step_i, step_j):
-    """Columns start..stop of the column matrix of a grid src (C, length) that holds each image's rows one after
-    another (the phases of a strided convolution's input gradient lay dY out so), rows (i, j, c):
-
-        col[(i, j, c), q] = src[c, start + q + i*step_i + j*step_j]     (shift_k = i*step_i + j*step_j)
-
-    The K row blocks are all views into the same rows of src, so the whole matrix is one strided view of src
-    (strides step_i, step_j, a row, a pixel), copied once: one NumPy call per chunk rather than K, which matters
-    when two threads take turns holding Python's lock between calls."""
-    xp = get_array_module(src)
-    C, m, item = src.shape[0], stop - start, src.itemsize
-    view = xp.lib.stride_tricks.as_strided(src[:, start:], shape=(KH, KW, C, m),
-                                           strides=(step_i * item, step_j * item, src.strides[0], item))
-    return xp.ascontiguousarray(view).reshape(KH * KW * C, m)
 
 
 def with_margins(xp, shape, dtype):
