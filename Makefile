@@ -21,11 +21,13 @@ test: $(STAMP)
 # The default recipe: the best measured inside the project's 30 minutes (benchmarks/RESULTS.md, runs 53-55, on
 # the 2-core AMD EPYC (Zen 5) development machine of 2026-11-24: 90.08%, 89.72% and 90.27% test accuracy with
 # seeds 0-2, a mean of 90.02%, in 24.0-24.8 minutes of training, with that host's OPENBLAS_CORETYPE=Haswell;
-# without it, run 56, seed 3: 90.03% in 17.8 minutes), each batch of 128 split over two processes, the
-# first 2 of 14 epochs on 24x24 crops and the next 2 on 28x28, crops padded by reflection, GELU fused with batch
-# norm. The 2-core Intel Xeon of the earlier sessions takes 1.2-1.3x as long for the same steps: there this
-# recipe would need about 30-32 minutes, and the same command with --epochs 11 reached 89.92% and 89.72% in 29.9
-# and 28.9 minutes (runs 47, 48).
+# without it, run 56, seed 3: 90.03% in 17.8 minutes; at the code of the twenty-seventh session, run 61, seed 8,
+# without it: 90.08% in 14.4 minutes, and run 62, seed 9, with it: 90.37% in 20.5 minutes; ten seeds' mean 90.17%),
+# each batch of 128 split over two processes, the first 2 of 14 epochs on 24x24 crops and the next 2 on 28x28,
+# crops padded by reflection, GELU fused with batch norm. The 2-core Intel Xeon of the earlier sessions took
+# 1.2-1.3x as long for the same steps as this machine with the pin did then: there this recipe would have needed
+# about 30-32 minutes, and the same command with --epochs 11 reached 89.92% and 89.72% in 29.9 and 28.9 minutes
+# (runs 47, 48).
 # CIFAR-10 is looked for in $$TINYCNN_DATA, then ~/.cache/tinycnn, and downloaded there when absent.
 # Override with TRAIN_ARGS="...".
 TRAIN_ARGS ?= --model fastnet --model-arg widths=64,128,256 --model-arg identity=true --epochs 14 --val-fraction 0 \
