@@ -136,6 +136,17 @@ def _phases(W, G, stride, rows, cols):
     return taps, phases
 
 
+def _dot_t(A, B):
+    """A @ B.T for A (G, M, m), B (G, N, m): (G, M, N), as np.dot per group. For the whole column matrix's dW
+    (the first conv's: 27 rows by 16) this took 0.73-0.79 of matmul's time in the backward on two cores, though
+    matmul alone is the faster on one: at that shape matmul let a Python thread on the other core run at 0.28-0.42
+    of its speed meanwhile (it keeps Python's lock), np.dot at 0.95. The other products of the convolutions let it
+    run at 0.90-1.00 either way, and for dx_chunk's dW np.dot took 1.06-1.14x: not there (benchmarks/RESULTS.md,
+    "Twenty-seventh session")."""
+    xp = get_array_module(A)
+    return xp.stack([xp.dot(a, b.T) for a, b in zip(A, B)])
+
+
 def _pieces_pay(dtype):
     """Whether _matmul cuts its products into pieces: float32, on OpenBLAS's AVX-512 kernels (measured)."""
     return parallel.blas_core in SMALL_GEMM_CORES and dtype == np.float32
@@ -280,13 +291,13 @@ def conv2d_backward(dy, cache, need_dx=True, need_dW=True, need_db=True):
         if need_dx and scatter:
             dx[...] = 0
 
-        def whole_chunk(n0, n1):        # images n0..n1 by the whole column matrix; dW.T = col @ dY.T (BLAS's order)
+        def whole_chunk(n0, n1):        # images n0..n1 by the whole column matrix; dW.T = col @ dY.T (_dot_t)
             dy_g = grid.shifted_rows(dy_c, n0, n1, OH, Wt, [(0, 0)]).reshape(G, C_out // G, -1)   # zero past OW
             if need_dx:
                 dcol = _matmul(W_mat.transpose(0, 2, 1), dy_g, xp.empty((G, K * Cg, dy_g.shape[-1]), dy.dtype))
                 grid.add_shifted_rows(dx, n0, n1, _from_groups(dcol, K, G), OH, Wt, taps)
             if need_dW:
-                return _by_group(grid.shifted_rows(x_c, n0, n1, OH, Wt, taps), K, G) @ dy_g.transpose(0, 2, 1)
+                return _dot_t(_by_group(grid.shifted_rows(x_c, n0, n1, OH, Wt, taps), K, G), dy_g)
 
         shared = need_dx and not scatter                                 # dx_chunk computes dW as well
         if shared:
