@@ -138,7 +138,7 @@ def _phases(W, G, stride, rows, cols):
 
 def _dot_t(A, B):
     """A @ B.T for A (G, M, m), B (G, N, m): (G, M, N), as xp.dot per group. For the whole column matrix's dW
-    (the first conv's: 27 rows by 16) this took 0.73-0.79 of matmul's time in the backward on two cores, though
+    (the first conv's: 27 rows by 16) this took 0.72-0.81 of matmul's time in the backward on two cores, though
     matmul alone is the faster on one: at that shape matmul let a Python thread on the other core run at 0.28-0.42
     of its speed meanwhile (it keeps Python's lock), dot at 0.95. The other products of the convolutions let it
     run at 0.90-1.00 either way, and for dx_chunk's dW dot took 1.06-1.14x: not there (benchmarks/RESULTS.md,
