@@ -101,7 +101,7 @@ def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, mome
 
     def center(rows):
         if training:
-            mean[rows] = xp.dot(x2[rows], ones) / m                          # sum(x) / m (see row_sums)
+            mean[rows] = xp.dot(x2[rows], ones) / m                          # sum(x) / m (see row_sums_ones)
         xp.subtract(x2[rows], mean[rows, None].astype(dtype), out=xc[rows])                # x - mean
         if training:
             var[rows] = xp.einsum("ij,ij->i", xc[rows], xc[rows]) / m                    # sum((x - mean)^2) / m
