@@ -8,7 +8,6 @@ from tinycnn import functional as F
 from tinycnn import nn
 from tinycnn.backend import to_numpy
 from tinycnn.functional import naive
-from tinycnn.functional.im2col import conv_output_size
 
 
 def random_conv_cases(count, seed=1):

@@ -37,8 +37,7 @@ def shifted_rows(a, n0, n1, R, Wt, taps):
     col = with_margins(xp, (len(taps) * C, m), a.dtype)[:, MARGIN:MARGIN + m]
     images = a[:, n0:n1].reshape(C, n, Ha * Wa) if Wt == Wa else None      # a view: (h, w) contiguous in a
     for box, (s, d) in zip(col.reshape(len(taps), C, n, R, Wt), taps):
-        r0, r1 = min(max(0, -s), R), max(min(R, Ha - s), 0)           # the rows r whose row r + s is in a
-        r1 = max(r0, r1)
+        (r0, r1), (w0, w1) = _inside(s, R, Ha), _inside(d, Wt, Wa)
         if r0 > 0:
             box[:, :, :r0] = 0
         if r1 < R:
@@ -47,11 +46,7 @@ def shifted_rows(a, n0, n1, R, Wt, taps):
             continue
         rows = box[:, :, r0:r1]
         if Wt != Wa:                    # rows of different widths: the part of each row that is in a
-            w0, w1 = min(max(0, -d), Wt), max(min(Wt, Wa - d), 0)
-            w1 = max(w0, w1)
             rows[..., w0:w1] = a[:, n0:n1, r0 + s:r1 + s, w0 + d:w1 + d]
-            rows[..., :w0] = 0
-            rows[..., w1:] = 0
         elif d == 0:
             rows[...] = a[:, n0:n1, r0 + s:r1 + s]
         else:                           # rows r0..r1 of an image: one stretch of a, shifted by (r0 + s)*Wa + d
@@ -59,10 +54,10 @@ def shifted_rows(a, n0, n1, R, Wt, taps):
             q0 = max(0, -start)
             q1 = max(q0, min(run.shape[-1], Ha * Wa - start))
             run[:, :, q0:q1] = images[:, :, start + q0:start + q1]       # (q0, q1: not past a's first and last)
-            if d > 0:                   # w + d off the row (on the next one): the padding
-                rows[..., max(Wt - d, 0):] = 0
-            else:
-                rows[..., :min(-d, Wt)] = 0
+        if w0 > 0:                      # w + d off the row (in the flat copy, on the neighbouring one): padding
+            rows[..., :w0] = 0
+        if w1 < Wt:
+            rows[..., w1:] = 0
     return col
 
 
@@ -72,11 +67,16 @@ def add_shifted_rows(out, n0, n1, col, R, Wt, taps):
     C, _, Ha, Wa = out.shape
     n = n1 - n0
     for box, (s, d) in zip(col.reshape(len(taps), C, n, R, Wt), taps):
-        r0, r1 = max(0, -s), min(R, Ha - s)
-        w0, w1 = max(0, -d), min(Wt, Wa - d)
+        (r0, r1), (w0, w1) = _inside(s, R, Ha), _inside(d, Wt, Wa)
         if r0 < r1 and w0 < w1:
             out[:, n0:n1, r0 + s:r1 + s, w0 + d:w1 + d] += box[:, :, r0:r1, w0:w1]
     return out
+
+
+def _inside(shift, n, size):
+    """(lo, hi), lo <= hi: the positions p < n whose p + shift lies in 0..size-1."""
+    lo = min(max(0, -shift), n)
+    return lo, max(lo, min(n, size - shift))
 
 
 def with_margins(xp, shape, dtype):

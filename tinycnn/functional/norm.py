@@ -18,7 +18,14 @@ Golub and LeVeque's pairwise update):
     m = sum m_p,   mean = sum m_p mean_p / m,   M2 = sum (M2_p + m_p (mean_p - mean)^2),   var = M2 / m
 
 The arithmetic runs on the (C, m) matrix of rows "all values of one channel": a free view of tinycnn's
-channels-major activations (see im2col.py), so each per-channel sum is a contiguous row reduction.
+channels-major activations (see im2col.py), so each per-channel sum is a contiguous row reduction. The sums of
+x and of g are taken as rows @ ones (dot, BLAS's product of a matrix and a vector): half the time of NumPy's
+pairwise sum here (17 against 35 us for a block of two rows of 131,072 floats), and it lets the other core's thread
+run meanwhile, where matmul and vecdot at this shape keep Python's lock (measured slower on two threads). Its
+float32 sums were 0.6e-7 to 6.2e-7 off the float64 sum, relative, the pairwise sum's 0.6e-7 to 1.3e-7. The sums of
+squares and of g * (x - mean) keep einsum, which takes all of a block's rows in one call (RESULTS.md,
+"Twenty-seventh session"). Backward keeps x - mean, not xhat: y = a * (x - mean) + beta, a = gamma * inv_std, is
+then one pass fewer, and xhat = (x - mean) * inv_std enters backward's sums as a per-channel factor.
 """
 from functools import partial
 
@@ -51,16 +58,6 @@ def from_channel_rows(rows, shape):
     return xp.moveaxis(rows.reshape((shape[1], shape[0]) + tuple(shape[2:])), 0, 1)
 
 
-def row_sums_ones(xp, m, dtype):
-    """A row of m ones: the sums over each channel's row are taken as rows @ ones (xp.dot), BLAS's product of a
-    matrix and a vector, which took half the time of NumPy's pairwise sum here (17 against 35 us for a block of two
-    rows of 131,072 floats) and lets the other core's thread run meanwhile (as dot does, where matmul and
-    vecdot at this shape keep Python's lock: measured slower on two threads). Its float32 sums were 0.6e-7 to
-    6.2e-7 off the float64 sum, relative, the pairwise sum's 0.6e-7 to 1.3e-7 (RESULTS.md, "Twenty-seventh
-    session"); the variance's sum of squares keeps einsum, which takes all of a block's rows in one call."""
-    return xp.ones(m, dtype=dtype)
-
-
 def whole_batch_stats(all_gather, m, mean, var):
     """The whole batch's (m, mean, var) from this process's, through all_gather (see the module docstring)."""
     xp = get_array_module(mean)
@@ -88,7 +85,7 @@ def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, mome
     dtype = x2.dtype
     r2 = None if residual is None else channel_rows(residual)        # (C, m)
     xc = xp.empty_like(x2)                                           # x - mean, kept for backward
-    ones = row_sums_ones(xp, m, dtype)
+    ones = xp.ones(m, dtype=dtype)                                   # sum(x) = x @ ones (module docstring)
     y = xp.empty_like(x2)
     slope = xp.empty_like(x2) if activation == "gelu" else None     # GELU's dy/dz, kept for backward
     if training:
@@ -101,7 +98,7 @@ def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, mome
 
     def center(rows):
         if training:
-            mean[rows] = xp.dot(x2[rows], ones) / m                          # sum(x) / m (see row_sums_ones)
+            mean[rows] = xp.dot(x2[rows], ones) / m                          # sum(x) / m
         xp.subtract(x2[rows], mean[rows, None].astype(dtype), out=xc[rows])                # x - mean
         if training:
             var[rows] = xp.einsum("ij,ij->i", xc[rows], xc[rows]) / m                    # sum((x - mean)^2) / m
@@ -169,7 +166,7 @@ def batch_norm_backward(dy, cache):
     dx = xp.empty(dy2.shape, dtype=dtype)
     g_dtype = dy2.dtype if activation != "gelu" else xp.result_type(dy2, kept)
     dz = xp.empty(dy2.shape, dtype=g_dtype) if has_residual and activation is not None else None   # g, kept whole
-    ones = row_sums_ones(xp, m, g_dtype)
+    ones = xp.ones(m, dtype=g_dtype)                                 # sum(g) = g @ ones
     dgamma, dbeta = xp.empty(C, dtype=dtype), xp.empty(C, dtype=dtype)
     dgamma_all, dbeta_all = dgamma, dbeta                            # replaced by the whole batch's when synced
     scale = (inv_std if gamma is None else gamma * inv_std).astype(dtype)[:, None]
