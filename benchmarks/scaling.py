@@ -1,7 +1,8 @@
-"""What the second core adds, by kind of work: a matrix product of a ResNet-20 convolution's chunk shape, a copy
-of an array from memory and one within a core's cache, each on one thread and on two threads at once (each thread its
-own arrays, OpenBLAS at one thread each); then ResNet-20's stride-1 convolutions, forward and backward, on one core
-and on two (tinycnn.parallel.cores). A product scales with the cores; a copy bound by memory bandwidth does not.
+"""What the second core adds, by kind of work: a matrix product of a ResNet-20 convolution's chunk shape, a copy of an
+array from memory and one within a core's cache, each on one thread and on two threads at once (each thread its own
+arrays, OpenBLAS at one thread each); then ResNet-20's stride-1 convolutions, forward and backward, on one core and
+on two (tinycnn.parallel.cores; medians). A product scales with the cores; a copy bound by memory bandwidth does
+not.
 
     python benchmarks/scaling.py [--repeats 21]
 """
@@ -35,7 +36,8 @@ def per_thread_seconds(work, threads, rounds):
 
 
 def throughput(name, work, amount, unit, rounds):
-    """amount / seconds per call of work(i), on one thread (i = 0) and on two at once (i = 0, 1): a table row."""
+    """amount / seconds per call of work(i), on one thread (i = 0) and on two at once (i = 0, 1), the best of
+    three rounds: a table row."""
     rates = []
     with parallel.cores(1):                                  # OpenBLAS on one thread within each call
         for threads in (1, 2):
@@ -57,11 +59,11 @@ def main():
     print("| work | one thread | two threads, together | two / one |\n|---|---:|---:|---:|")
 
     # Y = W @ col of 64 -> 64 channels by kernel rows, a chunk of 32 images at 8x8
-    W = [rng.standard_normal((192, 192), dtype=np.float32) for _ in range(2)]
-    col = [rng.standard_normal((192, 2048), dtype=np.float32) for _ in range(2)]
-    Y = [np.empty((192, 2048), dtype=np.float32) for _ in range(2)]
-    throughput("matrix product (192 x 192) @ (192 x 2048), float32", lambda i: np.matmul(W[i], col[i], out=Y[i]),
-               2 * 192 * 192 * 2048 / 1e9, "GFLOP/s", 200)
+    weights = [rng.standard_normal((192, 192), dtype=np.float32) for _ in range(2)]
+    cols = [rng.standard_normal((192, 2048), dtype=np.float32) for _ in range(2)]
+    outs = [np.empty((192, 2048), dtype=np.float32) for _ in range(2)]
+    throughput("matrix product (192 x 192) @ (192 x 2048), float32",
+               lambda i: np.matmul(weights[i], cols[i], out=outs[i]), 2 * 192 * 192 * 2048 / 1e9, "GFLOP/s", 200)
     for floats, where in ((1 << 24, "from memory (64 MiB arrays)"), (1 << 16, "within the cache (256 KiB arrays)")):
         src = [rng.standard_normal(floats, dtype=np.float32) for _ in range(2)]
         dst = [np.empty(floats, dtype=np.float32) for _ in range(2)]
