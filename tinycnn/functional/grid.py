@@ -98,11 +98,11 @@ def zero_wrapped(a, row, offsets):
     there, where the window reads padding."""
     for j, d in enumerate(offsets):
         by_row = a[..., j, :, :].reshape(a.shape[:-3] + (a.shape[-2], -1, row))      # a view: splits the last axis
-        k = min(abs(d), row)
-        if d > 0:
-            by_row[..., row - k:] = 0
-        elif d < 0:
-            by_row[..., :k] = 0
+        w0, w1 = _inside(d, row, row)
+        if w0 > 0:
+            by_row[..., :w0] = 0
+        if w1 < row:
+            by_row[..., w1:] = 0
 
 
 def column_taps_weight(W, G):
