@@ -53,6 +53,12 @@ bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python benchmarks/conv.py --net fastnet --batch 64 --repeats 21 --write benchmarks/RESULTS.md
 	$(BENCH_VENV)/bin/python benchmarks/layers.py --repeats 21 --write benchmarks/RESULTS.md
 	$(BENCH_VENV)/bin/python benchmarks/step.py --write benchmarks/RESULTS.md
+# The ResNet-20 tables again with PyTorch held to AVX2: the vector instructions of OpenBLAS's Haswell kernels, to
+# which this host's OPENBLAS_CORETYPE=Haswell holds NumPy and not PyTorch (RESULTS.md, "Twenty-ninth session").
+# Where NumPy's OpenBLAS runs AVX-512 kernels (each table's BLAS line says), these tables favour tinycnn.
+	$(BENCH_VENV)/bin/python benchmarks/conv.py --repeats 21 --torch-isa avx2 --write benchmarks/RESULTS.md
+	$(BENCH_VENV)/bin/python benchmarks/layers.py --repeats 21 --torch-isa avx2 --write benchmarks/RESULTS.md
+	$(BENCH_VENV)/bin/python benchmarks/step.py --torch-isa avx2 --write benchmarks/RESULTS.md
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) *.egg-info .pytest_cache

@@ -15,7 +15,8 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import arguments, import_torch, median_times, stamp, write_section  # noqa: E402
+from harness import arguments, command, import_torch, median_times, reference, section_name, stamp, \
+    write_section  # noqa: E402
 
 from tinycnn import nn  # noqa: E402
 
@@ -55,7 +56,7 @@ def torch_step(torch, C_in, C_out, H, stride, N):
 def main():
     args = arguments(__doc__, net=list(NETS))
     shapes, described, section = NETS[args.net]
-    torch = import_torch()
+    torch = import_torch(args.torch_isa)
 
     rows = ["| conv (C_in->C_out, HxW, stride) | tinycnn ms | PyTorch ms | ratio |", "|---|---:|---:|---:|"]
     for C_in, C_out, H, stride in shapes:
@@ -66,14 +67,13 @@ def main():
         rows.append(f"| {C_in}->{C_out}, {H}x{H}, s{stride} | {ours:.1f} | {theirs:.1f} | {ours / theirs:.2f}x |")
         print(rows[-1], flush=True)
     if args.write and torch:
-        threads = f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads; NumPy {np.__version__}"
         body = (f"Forward + backward (input and weight gradients) of each 3x3 convolution of {described} "
                 f"batch {args.batch}, float32, median of {args.repeats} repeats after warm-up taken in turns "
                 "(harness.median_times). tinycnn gets x and dy "
                 "in the channels-major memory its own layers produce (see tinycnn/functional/im2col.py), PyTorch "
                 "its default contiguous NCHW.\n\n"
-                + stamp(f"python benchmarks/conv.py --net {args.net} --batch {args.batch}") + f"{threads}\n\n" + "\n".join(rows))
-        write_section(args.write, section, body)
+                + stamp(command("conv.py", args, f"--net {args.net}")) + reference(torch) + "\n" + "\n".join(rows))
+        write_section(args.write, section_name(section, args), body)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import platform
 import re
 import statistics
 import subprocess
+import sys
 import time
 
 
@@ -81,11 +82,25 @@ def arguments(doc, net=None):
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--write", help="a Markdown file to write the table into")
+    parser.add_argument("--torch-isa", choices=("native", "avx2"), default="native",
+                        help="the vector instructions PyTorch may use: its own choice (default), or at most AVX2, "
+                             "as NumPy's OpenBLAS where OPENBLAS_CORETYPE=Haswell holds it there")
     return parser.parse_args()
 
 
-def import_torch():
-    """PyTorch with as many intra-op threads as NumPy's BLAS uses (all cores), or None if not installed."""
+# What holds PyTorch's kernels to AVX2: its convolutions (oneDNN), its element-wise and reduction kernels (ATen)
+# and its matrix products (MKL) each read their own variable, once, when first used.
+AVX2_ONLY = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
+
+
+def import_torch(isa="native"):
+    """PyTorch with as many intra-op threads as NumPy's BLAS uses (all cores), or None if not installed. With
+    isa="avx2" its kernels go no further than AVX2 (AVX2_ONLY, set before PyTorch loads), so that it runs the same
+    vector instructions as an OpenBLAS held to its Haswell kernels."""
+    if isa == "avx2":
+        if "torch" in sys.modules:
+            raise RuntimeError("import_torch(isa='avx2'): PyTorch is already loaded, too late to hold it to AVX2")
+        os.environ.update(AVX2_ONLY)
     try:
         import torch
     except ImportError:
@@ -93,6 +108,26 @@ def import_torch():
         return None
     torch.set_num_threads(os.cpu_count())
     return torch
+
+
+def reference(torch):
+    """One line on the PyTorch measured against: version, threads, vector instructions."""
+    import numpy as np
+    held = os.environ.get("ATEN_CPU_CAPABILITY") == "avx2"
+    how = ("held to AVX2 by " + ", ".join(f"{k}={v}" for k, v in AVX2_ONLY.items())) if held else "its own choice"
+    return (f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, vector instructions "
+            f"{torch.backends.cpu.get_cpu_capability()} ({how}); NumPy {np.__version__}\n")
+
+
+def section_name(name, args):
+    """The RESULTS.md section of a table: its own section when PyTorch was held to AVX2."""
+    return name + (", PyTorch held to AVX2" if args.torch_isa == "avx2" else "")
+
+
+def command(script, args, *options):
+    """The command line that reproduces a table (without --write)."""
+    isa = " --torch-isa avx2" if args.torch_isa == "avx2" else ""
+    return f"python benchmarks/{script}" + "".join(f" {o}" for o in options) + f" --batch {args.batch}{isa}"
 
 
 def machine():
@@ -150,4 +185,4 @@ def blas():
 
 def stamp(command):
     return (f"Command: `{command}`  \nDate: {datetime.date.today()}  \nMachine: {machine()}  \n"
-            f"BLAS: {blas()}  \nCommit: {commit()}\n")
+            f"BLAS: {blas()}  \nCommit: {commit()}  \n")

@@ -11,7 +11,8 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import arguments, import_torch, median_times, stamp, write_section  # noqa: E402
+from harness import arguments, command, import_torch, median_times, reference, section_name, stamp, \
+    write_section  # noqa: E402
 
 from tinycnn import nn  # noqa: E402
 
@@ -65,7 +66,7 @@ def torch_step(torch, C, H, kind, N):
 
 def main():
     args = arguments(__doc__)
-    torch = import_torch()
+    torch = import_torch(args.torch_isa)
     rows = ["| layer (forward + backward) | tinycnn ms | PyTorch ms | ratio |", "|---|---:|---:|---:|"]
     for name, C, H, kind in CASES:
         steps = [tinycnn_step(C, H, kind, args.batch)] + ([torch_step(torch, C, H, kind, args.batch)] if torch else [])
@@ -73,13 +74,12 @@ def main():
         rows.append(f"| {name} | {ours:.2f} | {theirs:.2f} | {ours / theirs:.2f}x |")
         print(rows[-1], flush=True)
     if args.write and torch:
-        threads = f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads; NumPy {np.__version__}"
         body = (f"Forward + backward in training mode, batch {args.batch}, float32, median of {args.repeats} repeats "
                 "after warm-up taken in turns (harness.median_times); tinycnn's inputs channels-major as its own "
                 "layers produce them, PyTorch's "
-                "contiguous NCHW.\n\n" + stamp(f"python benchmarks/layers.py --batch {args.batch}")
-                + f"{threads}\n\n" + "\n".join(rows))
-        write_section(args.write, "ResNet-20's other layers, CPU", body)
+                "contiguous NCHW.\n\n" + stamp(command("layers.py", args))
+                + reference(torch) + "\n" + "\n".join(rows))
+        write_section(args.write, section_name("ResNet-20's other layers, CPU", args), body)
 
 
 if __name__ == "__main__":

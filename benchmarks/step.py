@@ -15,8 +15,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import arguments, import_torch, median_times, stamp, training_setup, training_step, \
-    write_section  # noqa: E402
+from harness import arguments, command, import_torch, median_times, reference, section_name, stamp, \
+    training_setup, training_step, write_section  # noqa: E402
 
 import tinycnn  # noqa: E402
 from tinycnn import data, models  # noqa: E402
@@ -128,7 +128,7 @@ def loader_throughput(batch):
 
 def main():
     args = arguments(__doc__)
-    torch = import_torch()
+    torch = import_torch(args.torch_isa)
     rows = ["| training step, batch %d | tinycnn | PyTorch CPU | ratio |" % args.batch, "|---|---:|---:|---:|"]
     step_ms = {}
     for name, label in (("resnet20", "ResNet-20"), ("vgg", "VGG-11-BN for CIFAR, half width")):
@@ -161,10 +161,8 @@ def main():
                 "after warm-up taken in turns (harness.median_times); peak memory is how far a fresh process's "
                 "peak resident size rises above its size "
                 "after the imports while it builds the model and runs five steps.\n\n"
-                + stamp(f"python benchmarks/step.py --batch {args.batch}")
-                + f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads; NumPy {np.__version__}\n\n"
-                + "\n".join(rows))
-        write_section(args.write, "Training step, CPU", body)
+                + stamp(command("step.py", args)) + reference(torch) + "\n" + "\n".join(rows))
+        write_section(args.write, section_name("Training step, CPU", args), body)
 
 
 if __name__ == "__main__":
