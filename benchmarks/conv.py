@@ -1,6 +1,6 @@
 """Forward + backward of each convolution of a CIFAR ResNet-20 at batch 128: tinycnn beside PyTorch CPU.
 
-    python benchmarks/conv.py [--batch 128] [--repeats 7] [--write benchmarks/RESULTS.md]
+    python benchmarks/conv.py [--batch 128] [--repeats 7] [--torch-isa avx2] [--write benchmarks/RESULTS.md]
     python benchmarks/conv.py --net fastnet --batch 64 [--write benchmarks/RESULTS.md]
 
 --net fastnet times the 3x3 convolutions of `make train`'s network instead (fastnet, widths 64, 128, 256, on

@@ -113,8 +113,8 @@ def import_torch(isa="native"):
 def reference(torch):
     """One line on the PyTorch measured against: version, threads, vector instructions."""
     import numpy as np
-    held = os.environ.get("ATEN_CPU_CAPABILITY") == "avx2"
-    how = ("held to AVX2 by " + ", ".join(f"{k}={v}" for k, v in AVX2_ONLY.items())) if held else "its own choice"
+    limits = [f"{k}={os.environ[k]}" for k in AVX2_ONLY if k in os.environ]   # set by import_torch or by hand
+    how = "limited by " + ", ".join(limits) if limits else "its own choice"
     return (f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, vector instructions "
             f"{torch.backends.cpu.get_cpu_capability()} ({how}); NumPy {np.__version__}\n")
 

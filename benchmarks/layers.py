@@ -1,7 +1,7 @@
 """Forward + backward of ResNet-20's other layers at batch 128: batch norm + ReLU at each stage, 2x2 max pooling,
 the global average pool and the loss, tinycnn beside PyTorch CPU.
 
-    python benchmarks/layers.py [--batch 128] [--repeats 7] [--write benchmarks/RESULTS.md]
+    python benchmarks/layers.py [--batch 128] [--repeats 7] [--torch-isa avx2] [--write benchmarks/RESULTS.md]
 
 Same rules as benchmarks/conv.py: one process, the same threads, median milliseconds, ratio tinycnn / PyTorch.
 """

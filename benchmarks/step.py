@@ -5,7 +5,7 @@ the batch split over two processes, one core each (tinycnn/data_parallel.py), tw
 each half on its own (not the same computation as PyTorch's) and with batch norm synchronised, the two processes
 exchanging their statistics (sync_batch_norm=True: the same computation). Their memory is not measured.
 
-    python benchmarks/step.py [--batch 128] [--repeats 7] [--write benchmarks/RESULTS.md]
+    python benchmarks/step.py [--batch 128] [--repeats 7] [--torch-isa avx2] [--write benchmarks/RESULTS.md]
 """
 import os
 import subprocess
