@@ -163,22 +163,12 @@ def write_section(path, name, body):
 def blas():
     """The BLAS under NumPy and the kernels it runs: OPENBLAS_CORETYPE, where set, overrides OpenBLAS's own choice
     (RESULTS.md, "this host pins OpenBLAS"), and that alone moves tinycnn's times by a third."""
-    import ctypes
     import numpy as np
+    from tinycnn import parallel                     # it finds NumPy's OpenBLAS to set its threads
     info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
     text = f"{info.get('name', 'BLAS')} {info.get('version', '')}".rstrip()
-    try:
-        with open("/proc/self/maps") as f:
-            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower()})
-    except OSError:
-        paths = []
-    for path in paths:
-        lib = ctypes.CDLL(path)
-        for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename"):
-            if hasattr(lib, name):
-                getattr(lib, name).restype = ctypes.c_char_p
-                text += f", {getattr(lib, name)().decode()} kernels"
-                break
+    if parallel.blas_core:
+        text += f", {parallel.blas_core} kernels"
     core = os.environ.get("OPENBLAS_CORETYPE")
     return text + (f" (set by OPENBLAS_CORETYPE={core})" if core else " (OpenBLAS's own choice)")
 
